@@ -1,0 +1,16 @@
+//! The vrouter control plane: the Neutron-style model an operator writes in TOML, its
+//! validation, the naming rules of the network node, the compilation into the data plane's
+//! [`vrouter::tables::Snapshot`] and the text view `vrouter --check` prints. No DPDK here.
+
+pub mod addr;
+pub mod compile;
+mod load;
+pub mod model;
+pub mod naming;
+pub mod validate;
+pub mod view;
+
+pub use compile::{compile, CompileError};
+pub use load::{load_file, load_str, LoadError};
+pub use model::Topology;
+pub use validate::ValidationError;

@@ -1,0 +1,115 @@
+//! The L2 stage (br-int NORMAL and br-tun tables 1, 10, 20, 21): learn the source, look up
+//! the destination, flood what is unknown or multicast with split horizon.
+
+use super::{output, tunnel, Dataplane, Io};
+use crate::frame::Frame;
+use crate::state::Millis;
+use crate::stats::DropReason;
+use crate::tables::{Dest, NetConf, NetIdx, PortIdx, Snapshot};
+use crate::wire::{ethernet, Mac};
+
+/// Switches an untagged Ethernet frame of network `net` that came from `from`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn switch<F: Frame, O: Io<F>>(
+    dp: &mut Dataplane<F>,
+    snap: &Snapshot,
+    in_port: PortIdx,
+    net: NetIdx,
+    from: Dest,
+    frame: F,
+    now: Millis,
+    io: &mut O,
+) -> Result<(), DropReason> {
+    let d = frame.data();
+    if d.len() < ethernet::HEADER_LEN {
+        return Err(DropReason::Malformed);
+    }
+    let dst = Mac::from_bytes(&d[0..6]);
+    let src = Mac::from_bytes(&d[6..12]);
+    // IEEE 802.3 §3.2.3: a source address is an individual address; bridges drop others.
+    if !src.is_unicast() {
+        return Err(DropReason::InvalidSrcMac);
+    }
+    let netconf = snap.network(net).ok_or(DropReason::PortUnused)?;
+    dp.mac.learn(net, src, from, now);
+    if !dst.is_multicast() {
+        if let Some(dest) = dp.mac.forward(net, dst, d.len()) {
+            return deliver(dp, snap, netconf, from, dest, frame, now, io);
+        }
+    }
+    flood(dp, snap, in_port, netconf, from, frame, now, io)
+}
+
+/// Sends a frame to the one place its destination was learned at.
+#[allow(clippy::too_many_arguments)]
+fn deliver<F: Frame, O: Io<F>>(
+    dp: &mut Dataplane<F>,
+    snap: &Snapshot,
+    net: &NetConf,
+    from: Dest,
+    dest: Dest,
+    frame: F,
+    now: Millis,
+    io: &mut O,
+) -> Result<(), DropReason> {
+    if dest == from {
+        return Err(DropReason::SameSegment);
+    }
+    match dest {
+        Dest::Port(p) => output::to_port(net, p, frame, io),
+        Dest::Peer(_) if matches!(from, Dest::Peer(_)) => Err(DropReason::TunnelToTunnel),
+        Dest::Peer(ip) => tunnel::encap(dp, snap, net, ip, frame, now, io),
+    }
+}
+
+/// Floods to every local member of the network but the ingress one and, for frames that did
+/// not come from a tunnel, to every tunnel peer (br-tun table 21). A failed copy is counted
+/// and the other copies still go.
+#[allow(clippy::too_many_arguments)]
+fn flood<F: Frame, O: Io<F>>(
+    dp: &mut Dataplane<F>,
+    snap: &Snapshot,
+    in_port: PortIdx,
+    net: &NetConf,
+    from: Dest,
+    frame: F,
+    now: Millis,
+    io: &mut O,
+) -> Result<(), DropReason> {
+    let ports = net
+        .members
+        .iter()
+        .map(|&(p, _)| Dest::Port(p))
+        .filter(|&d| d != from);
+    let to_peers = net.tunnel_key.is_some() && !matches!(from, Dest::Peer(_));
+    let peers = snap
+        .peer_list
+        .iter()
+        .filter(move |_| to_peers)
+        .map(|&ip| Dest::Peer(ip));
+    let mut targets = ports.chain(peers).peekable();
+    if targets.peek().is_none() {
+        return Err(DropReason::NoDestination);
+    }
+    dp.stats.flooded += 1;
+    let mut frame = Some(frame);
+    while let Some(dest) = targets.next() {
+        let copy = if targets.peek().is_none() {
+            frame.take()
+        } else {
+            frame.as_ref().and_then(F::try_clone)
+        };
+        let Some(copy) = copy else {
+            dp.stats.drop(in_port, DropReason::NoBuffer);
+            continue;
+        };
+        let sent = match dest {
+            Dest::Port(p) => output::to_port(net, p, copy, io),
+            Dest::Peer(ip) => tunnel::encap(dp, snap, net, ip, copy, now, io),
+        };
+        if let Err(reason) = sent {
+            dp.stats.drop(in_port, reason);
+        }
+    }
+    Ok(())
+}

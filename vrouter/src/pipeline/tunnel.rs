@@ -1,0 +1,240 @@
+//! The tunnel stage (br-tun's GRE ports): ARP and GRE termination on the underlay, and GRE
+//! encapsulation towards peers (RFC 2784 with the key of RFC 2890 = segmentation id).
+
+use super::{l2, Dataplane, Io};
+use crate::frame::Frame;
+use crate::state::neighbours::Hold;
+use crate::state::Millis;
+use crate::stats::DropReason;
+use crate::tables::{Dest, NetConf, PortIdx, Snapshot, Underlay};
+use crate::wire::{arp, be16, ethernet, gre, ipv4, Error, Mac};
+
+/// Outer headers this node puts in front of a tunnelled frame: Ethernet, IPv4, GRE with key.
+pub const ENCAP_LEN: usize = ethernet::HEADER_LEN + ipv4::MIN_HEADER_LEN + 8;
+/// MTU of the underlay (the outer IPv4 packet at most).
+pub const UNDERLAY_MTU: usize = 1500;
+/// TTL of the outer header (Open vSwitch's default for tunnels).
+const OUTER_TTL: u8 = 64;
+/// Minimum Ethernet frame without FCS; shorter frames this node originates are padded.
+const MIN_FRAME: usize = 60;
+
+/// Handles a frame from the underlay device: ARP for the local endpoint, or GRE to decap.
+pub(super) fn underlay_input<F: Frame, O: Io<F>>(
+    dp: &mut Dataplane<F>,
+    snap: &Snapshot,
+    port: PortIdx,
+    frame: F,
+    now: Millis,
+    io: &mut O,
+) -> Result<(), DropReason> {
+    let u = snap.underlay.as_ref().ok_or(DropReason::NoUnderlay)?;
+    match be16(frame.data(), 12) {
+        ethernet::ethertype::ARP => arp_input(dp, u, port, frame, now, io),
+        ethernet::ethertype::IPV4 => decap(dp, snap, u, port, frame, now, io),
+        ethernet::ethertype::VLAN => Err(DropReason::VlanUnknown),
+        _ => Err(DropReason::NotForUs),
+    }
+}
+
+/// Learns the sender of an ARP packet on the underlay and answers requests for the local
+/// endpoint address in place (RFC 826 "packet reception").
+fn arp_input<F: Frame, O: Io<F>>(
+    dp: &mut Dataplane<F>,
+    u: &Underlay,
+    port: PortIdx,
+    mut frame: F,
+    now: Millis,
+    io: &mut O,
+) -> Result<(), DropReason> {
+    let body = &frame.data()[ethernet::HEADER_LEN..];
+    let pkt = arp::Packet::new_checked(body).map_err(wire_drop)?;
+    let req = arp::Repr::parse(&pkt).map_err(wire_drop)?;
+    let for_us = req.tpa == u.local_ip;
+    if !req.sha.is_unicast() {
+        return Err(DropReason::InvalidSrcMac);
+    }
+    // RFC 826: update the sender if known; add it when the packet is for us.
+    for mut held in dp.underlay_neigh.confirm(req.spa, req.sha, now, for_us) {
+        held.data_mut()[0..6].copy_from_slice(&req.sha.0);
+        io.send(u.port, held);
+    }
+    if !for_us {
+        return Err(DropReason::NotForUs);
+    }
+    if req.op != arp::op::REQUEST {
+        return Ok(());
+    }
+    let d = frame.data_mut();
+    ethernet::Repr {
+        dst: req.sha,
+        src: u.mac,
+        ethertype: ethernet::ethertype::ARP,
+    }
+    .emit(d);
+    arp::Repr {
+        op: arp::op::REPLY,
+        sha: u.mac,
+        spa: u.local_ip,
+        tha: req.sha,
+        tpa: req.spa,
+    }
+    .emit(&mut d[ethernet::HEADER_LEN..]);
+    dp.stats.arp_replies += 1;
+    io.send(port, frame);
+    Ok(())
+}
+
+/// Terminates a GRE packet for the local endpoint: checks it, maps the key to a network,
+/// strips the outer headers and switches the inner frame (br-tun tables 0, 2, 10).
+fn decap<F: Frame, O: Io<F>>(
+    dp: &mut Dataplane<F>,
+    snap: &Snapshot,
+    u: &Underlay,
+    port: PortIdx,
+    mut frame: F,
+    now: Millis,
+    io: &mut O,
+) -> Result<(), DropReason> {
+    let d = &frame.data()[ethernet::HEADER_LEN..];
+    let ip = ipv4::Packet::new_checked(d).map_err(wire_drop)?;
+    if ip.dst() != u.local_ip || ip.protocol() != ipv4::proto::GRE {
+        return Err(DropReason::NotForUs);
+    }
+    if !ip.verify_checksum() {
+        return Err(DropReason::Malformed);
+    }
+    if ip.is_fragment() {
+        return Err(DropReason::Fragmented);
+    }
+    let src = ip.src();
+    let outer = ethernet::HEADER_LEN + ip.header_len();
+    let ip_end = ethernet::HEADER_LEN + ip.total_len() as usize;
+    let g = gre::Packet::new_checked(ip.payload()).map_err(wire_drop)?;
+    let repr = gre::Repr::parse(&g).map_err(|_| DropReason::GreUnsupported)?;
+    if !g.verify_checksum() {
+        return Err(DropReason::GreBadChecksum);
+    }
+    if repr.protocol != ethernet::ethertype::TEB {
+        return Err(DropReason::GreUnsupported);
+    }
+    if !snap.peers.contains_key(&src) {
+        return Err(DropReason::UnknownPeer);
+    }
+    let key = repr.key.ok_or(DropReason::UnknownTunnelKey)?;
+    let net = *snap
+        .key_to_net
+        .get(&key)
+        .ok_or(DropReason::UnknownTunnelKey)?;
+    let outer = outer + g.header_len();
+    frame.truncate(ip_end);
+    frame.pull(outer);
+    dp.stats.gre_decap += 1;
+    l2::switch(dp, snap, port, net, Dest::Peer(src), frame, now, io)
+}
+
+/// Encapsulates a frame of `net` in GRE to peer `remote` and sends it on the underlay, or
+/// holds it while the next hop's MAC is resolved.
+pub(super) fn encap<F: Frame, O: Io<F>>(
+    dp: &mut Dataplane<F>,
+    snap: &Snapshot,
+    net: &NetConf,
+    remote: u32,
+    mut frame: F,
+    now: Millis,
+    io: &mut O,
+) -> Result<(), DropReason> {
+    let key = net.tunnel_key.ok_or(DropReason::NoUnderlay)?;
+    let u = snap.underlay.as_ref().ok_or(DropReason::NoUnderlay)?;
+    let next_hop = u.next_hop(remote).ok_or(DropReason::NoUnderlay)?;
+    let inner = frame.len();
+    if ENCAP_LEN - ethernet::HEADER_LEN + inner > UNDERLAY_MTU {
+        return Err(DropReason::TooBig);
+    }
+    let ident = dp.next_ident();
+    let mac = dp.underlay_neigh.lookup(next_hop);
+    let d = frame.push(ENCAP_LEN).ok_or(DropReason::NoBuffer)?;
+    ethernet::Repr {
+        dst: mac.unwrap_or(Mac::ZERO),
+        src: u.mac,
+        ethertype: ethernet::ethertype::IPV4,
+    }
+    .emit(d);
+    let gre_at = ethernet::HEADER_LEN + ipv4::MIN_HEADER_LEN;
+    ipv4::Repr {
+        tos: 0,
+        payload_len: (ENCAP_LEN - gre_at + inner) as u16,
+        ident,
+        frag_word: ipv4::FLAG_DF,
+        ttl: OUTER_TTL,
+        protocol: ipv4::proto::GRE,
+        src: u.local_ip,
+        dst: remote,
+    }
+    .emit(&mut d[ethernet::HEADER_LEN..]);
+    gre::Repr {
+        protocol: ethernet::ethertype::TEB,
+        checksum: false,
+        key: Some(key),
+        sequence: None,
+    }
+    .emit(&mut d[gre_at..]);
+    dp.stats.gre_encap += 1;
+    if mac.is_some() {
+        io.send(u.port, frame);
+        return Ok(());
+    }
+    match dp.underlay_neigh.hold(next_hop, frame, now) {
+        Hold::Held(first) => {
+            if first {
+                send_arp_request(dp, snap, next_hop, io);
+            }
+            Ok(())
+        }
+        Hold::Full(_) => Err(DropReason::NeighbourQueueFull),
+    }
+}
+
+/// Broadcasts an ARP request for `ip` on the underlay.
+pub(super) fn send_arp_request<F: Frame, O: Io<F>>(
+    dp: &mut Dataplane<F>,
+    snap: &Snapshot,
+    ip: u32,
+    io: &mut O,
+) {
+    let Some(u) = snap.underlay.as_ref() else {
+        return;
+    };
+    let Some(mut frame) = io.alloc() else {
+        dp.stats.drops[DropReason::NoBuffer as usize] += 1;
+        return;
+    };
+    let Some(d) = frame.append(MIN_FRAME) else {
+        dp.stats.drops[DropReason::NoBuffer as usize] += 1;
+        return;
+    };
+    d.fill(0);
+    ethernet::Repr {
+        dst: Mac::BROADCAST,
+        src: u.mac,
+        ethertype: ethernet::ethertype::ARP,
+    }
+    .emit(d);
+    arp::Repr {
+        op: arp::op::REQUEST,
+        sha: u.mac,
+        spa: u.local_ip,
+        tha: Mac::ZERO,
+        tpa: ip,
+    }
+    .emit(&mut d[ethernet::HEADER_LEN..]);
+    dp.stats.arp_requests += 1;
+    io.send(u.port, frame);
+}
+
+/// The drop reason for a header that failed to parse.
+fn wire_drop(e: Error) -> DropReason {
+    match e {
+        Error::Truncated | Error::Malformed => DropReason::Malformed,
+        Error::Unsupported => DropReason::NotForUs,
+    }
+}

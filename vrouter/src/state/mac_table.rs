@@ -1,0 +1,254 @@
+//! The MAC table of br-int + br-tun in one: (network, MAC) → where frames for it go.
+//!
+//! Entries are learned from source addresses (also of frames decapsulated from a tunnel,
+//! like br-tun's table 10 `learn`) and age out after `aging_secs` without a frame from that
+//! address. Static entries come from the model and never age. The table is bounded: when
+//! full, new addresses are not learned (their frames are flooded) and each refusal counts.
+
+use super::Millis;
+use crate::tables::{Dest, MacTableConf, NetIdx, Snapshot};
+use crate::wire::Mac;
+use hashbrown::HashMap;
+
+/// One entry and its counters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MacEntry {
+    /// Where frames for the address go.
+    pub dest: Dest,
+    /// From the model (never ages, never moves by learning).
+    pub is_static: bool,
+    /// When a frame from the address was last seen (or the entry installed).
+    pub last_seen: Millis,
+    /// Frames forwarded to the address.
+    pub n_packets: u64,
+    /// Bytes forwarded to the address.
+    pub n_bytes: u64,
+}
+
+/// What learning a source address did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Learn {
+    /// A new entry.
+    New,
+    /// An existing entry refreshed in place.
+    Refreshed,
+    /// An existing entry moved to another port or peer.
+    Moved,
+    /// A static entry: left as it is.
+    Static,
+    /// The table is full: not learned.
+    Full,
+}
+
+/// Counters of the table's own events.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MacTableStats {
+    /// New entries learned.
+    pub learned: u64,
+    /// Entries that moved to another port or peer.
+    pub moved: u64,
+    /// Entries removed by aging.
+    pub aged: u64,
+    /// Addresses not learned because the table was full.
+    pub full: u64,
+}
+
+/// Packs a network and a MAC address into one hash key.
+#[inline]
+fn key(net: NetIdx, mac: Mac) -> u64 {
+    let m = mac.0;
+    ((net as u64) << 48)
+        | u64::from_be_bytes([0, 0, m[0], m[1], m[2], m[3], m[4], m[5]])
+}
+
+/// Unpacks a key made by [`key`].
+fn unkey(k: u64) -> (NetIdx, Mac) {
+    let b = k.to_be_bytes();
+    ((k >> 48) as NetIdx, Mac([b[2], b[3], b[4], b[5], b[6], b[7]]))
+}
+
+/// The MAC table of one worker.
+#[derive(Debug)]
+pub struct MacTable {
+    map: HashMap<u64, MacEntry, ahash::RandomState>,
+    conf: MacTableConf,
+    /// Event counters.
+    pub stats: MacTableStats,
+}
+
+impl MacTable {
+    /// An empty table with room for `conf.capacity` entries, allocated up front.
+    pub fn new(conf: MacTableConf) -> Self {
+        MacTable {
+            map: HashMap::with_capacity_and_hasher(conf.capacity, ahash::RandomState::new()),
+            conf,
+            stats: MacTableStats::default(),
+        }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True if the table holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Records that `mac` on `net` was seen behind `from` at `now`.
+    #[inline]
+    pub fn learn(&mut self, net: NetIdx, mac: Mac, from: Dest, now: Millis) -> Learn {
+        let len = self.map.len();
+        match self.map.get_mut(&key(net, mac)) {
+            Some(e) if e.is_static => Learn::Static,
+            Some(e) => {
+                e.last_seen = now;
+                if e.dest == from {
+                    Learn::Refreshed
+                } else {
+                    e.dest = from;
+                    self.stats.moved += 1;
+                    Learn::Moved
+                }
+            }
+            None if len >= self.conf.capacity => {
+                self.stats.full += 1;
+                Learn::Full
+            }
+            None => {
+                self.map.insert(
+                    key(net, mac),
+                    MacEntry {
+                        dest: from,
+                        is_static: false,
+                        last_seen: now,
+                        n_packets: 0,
+                        n_bytes: 0,
+                    },
+                );
+                self.stats.learned += 1;
+                Learn::New
+            }
+        }
+    }
+
+    /// Where frames for `mac` on `net` go, counting one frame of `bytes` towards the entry.
+    #[inline]
+    pub fn forward(&mut self, net: NetIdx, mac: Mac, bytes: usize) -> Option<Dest> {
+        let e = self.map.get_mut(&key(net, mac))?;
+        e.n_packets += 1;
+        e.n_bytes += bytes as u64;
+        Some(e.dest)
+    }
+
+    /// The entry for `mac` on `net`, without counting.
+    pub fn get(&self, net: NetIdx, mac: Mac) -> Option<&MacEntry> {
+        self.map.get(&key(net, mac))
+    }
+
+    /// Removes learned entries not refreshed for `aging_secs`; returns how many.
+    pub fn expire(&mut self, now: Millis) -> usize {
+        let max_age = self.conf.aging_secs as Millis * 1000;
+        let before = self.map.len();
+        self.map
+            .retain(|_, e| e.is_static || now.saturating_sub(e.last_seen) < max_age);
+        let aged = before - self.map.len();
+        self.stats.aged += aged as u64;
+        aged
+    }
+
+    /// Brings the table in line with a new snapshot: its limits and static entries apply,
+    /// and entries for networks, ports or peers that no longer exist are removed.
+    pub fn apply(&mut self, snap: &Snapshot, now: Millis) {
+        self.conf = snap.mac;
+        self.map.retain(|&k, e| {
+            let (net, _) = unkey(k);
+            !e.is_static && snap.network(net).is_some() && dest_exists(snap, net, e.dest)
+        });
+        for &(net, mac, dest) in &snap.static_macs {
+            self.map.insert(
+                key(net, mac),
+                MacEntry {
+                    dest,
+                    is_static: true,
+                    last_seen: now,
+                    n_packets: 0,
+                    n_bytes: 0,
+                },
+            );
+        }
+    }
+
+    /// Every entry with its network and address, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (NetIdx, Mac, &MacEntry)> {
+        self.map.iter().map(|(&k, e)| {
+            let (net, mac) = unkey(k);
+            (net, mac, e)
+        })
+    }
+}
+
+/// True if `dest` still leads somewhere on `net` in `snap`.
+fn dest_exists(snap: &Snapshot, net: NetIdx, dest: Dest) -> bool {
+    match dest {
+        Dest::Port(p) => snap
+            .network(net)
+            .is_some_and(|n| n.members.iter().any(|&(m, _)| m == p)),
+        Dest::Peer(ip) => snap.peers.contains_key(&ip),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: Mac = Mac([0xfa, 0x16, 0x3e, 0x75, 0xe0, 0x5a]);
+
+    fn table(capacity: usize) -> MacTable {
+        MacTable::new(MacTableConf {
+            capacity,
+            aging_secs: 300,
+        })
+    }
+
+    #[test]
+    fn key_round_trips() {
+        assert_eq!(unkey(key(10, A)), (10, A));
+        assert_eq!(unkey(key(4094, Mac::BROADCAST)), (4094, Mac::BROADCAST));
+    }
+
+    #[test]
+    fn learn_refresh_move_and_count() {
+        let mut t = table(4);
+        assert_eq!(t.learn(10, A, Dest::Port(1), 0), Learn::New);
+        assert_eq!(t.learn(10, A, Dest::Port(1), 5), Learn::Refreshed);
+        assert_eq!(t.learn(10, A, Dest::Peer(7), 6), Learn::Moved);
+        assert_eq!(t.forward(10, A, 60), Some(Dest::Peer(7)));
+        assert_eq!(t.forward(11, A, 60), None, "networks are separate");
+        let e = t.get(10, A).unwrap();
+        assert_eq!((e.n_packets, e.n_bytes, e.last_seen), (1, 60, 6));
+        assert_eq!(t.stats.learned, 1);
+        assert_eq!(t.stats.moved, 1);
+    }
+
+    #[test]
+    fn full_table_refuses_and_counts() {
+        let mut t = table(1);
+        assert_eq!(t.learn(10, A, Dest::Port(1), 0), Learn::New);
+        assert_eq!(t.learn(10, Mac::BROADCAST, Dest::Port(1), 0), Learn::Full);
+        assert_eq!(t.learn(10, A, Dest::Port(2), 0), Learn::Moved, "known ones still move");
+        assert_eq!((t.len(), t.stats.full), (1, 1));
+    }
+
+    #[test]
+    fn aging_removes_only_stale_learned_entries() {
+        let mut t = table(8);
+        t.learn(10, A, Dest::Port(1), 0);
+        t.learn(10, Mac([2, 0, 0, 0, 0, 1]), Dest::Port(1), 200_000);
+        assert_eq!(t.expire(299_999), 0);
+        assert_eq!(t.expire(300_000), 1);
+        assert!(t.get(10, A).is_none());
+        assert_eq!(t.stats.aged, 1);
+    }
+}

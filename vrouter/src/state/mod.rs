@@ -1,0 +1,11 @@
+//! State the data plane owns and mutates. Each worker owns one instance of every table here;
+//! nothing in this module is shared between threads or locked.
+
+pub mod mac_table;
+pub mod neighbours;
+
+pub use mac_table::{Learn, MacEntry, MacTable};
+pub use neighbours::Neighbours;
+
+/// Monotonic time in milliseconds, as the worker's clock gives it.
+pub type Millis = u64;

@@ -1,0 +1,142 @@
+//! Counters: per device (as ifconfig shows them), per drop reason, per event.
+//!
+//! A worker owns its `Stats` and increments plain integers; readers get copies between bursts.
+
+use crate::tables::PortIdx;
+
+macro_rules! reasons {
+    ($(#[$m:meta])* $name:ident { $($(#[doc = $d:literal])* $v:ident => $s:literal,)* }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum $name { $($(#[doc = $d])* $v,)* }
+        impl $name {
+            /// Every variant, in counter order.
+            pub const ALL: &'static [$name] = &[$($name::$v,)*];
+            /// Number of variants.
+            pub const COUNT: usize = $name::ALL.len();
+            /// The snake_case name shown in views.
+            pub fn name(self) -> &'static str {
+                match self { $($name::$v => $s,)* }
+            }
+        }
+    };
+}
+
+reasons! {
+    /// Why the pipeline dropped a frame. Every reason has a counter.
+    DropReason {
+        /// Shorter than its headers say, or a header field out of range.
+        Malformed => "malformed",
+        /// Source MAC is a group address or all zeroes.
+        InvalidSrcMac => "invalid_src_mac",
+        /// Arrived on a device the model does not use.
+        PortUnused => "port_unused",
+        /// 802.1Q tag on an access port, or a VLAN no network is mapped to on a trunk.
+        VlanUnknown => "vlan_unknown",
+        /// Underlay frame that is neither GRE nor ARP for the local tunnel endpoint.
+        NotForUs => "not_for_us",
+        /// A fragment of a GRE packet (the underlay must carry whole ones).
+        Fragmented => "fragmented",
+        /// GRE header this node does not terminate (version, routing, payload type).
+        GreUnsupported => "gre_unsupported",
+        /// GRE checksum present and wrong (RFC 2784 §2.5).
+        GreBadChecksum => "gre_bad_checksum",
+        /// GRE without key, or a key no network has (br-tun table 2 drop).
+        UnknownTunnelKey => "unknown_tunnel_key",
+        /// GRE from an address that is no configured tunnel peer.
+        UnknownPeer => "unknown_peer",
+        /// Destination is the device the frame came in on.
+        SameSegment => "same_segment",
+        /// Unicast learned behind a tunnel peer but arriving from a tunnel (no peer-to-peer).
+        TunnelToTunnel => "tunnel_to_tunnel",
+        /// Flooded, but the network has no other member and no tunnel peer.
+        NoDestination => "no_destination",
+        /// Encapsulated frame would exceed what the underlay frame can carry.
+        TooBig => "too_big",
+        /// No buffer for a copy (flooding) or no room for headers.
+        NoBuffer => "no_buffer",
+        /// Next hop not resolved and its queue of held frames is full.
+        NeighbourQueueFull => "neighbour_queue_full",
+        /// Next hop did not answer ARP in time; held frames are dropped.
+        NeighbourTimeout => "neighbour_timeout",
+        /// Underlay or tunnel not configured for a frame that needs it.
+        NoUnderlay => "no_underlay",
+        /// Transmit queue of the device was full.
+        TxFull => "tx_full",
+    }
+}
+
+/// Counters of one device, as ifconfig shows them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortCounters {
+    /// Frames received.
+    pub rx_packets: u64,
+    /// Bytes received.
+    pub rx_bytes: u64,
+    /// Frames received and dropped by the pipeline.
+    pub rx_dropped: u64,
+    /// Frames sent.
+    pub tx_packets: u64,
+    /// Bytes sent.
+    pub tx_bytes: u64,
+    /// Frames the device refused to send.
+    pub tx_dropped: u64,
+}
+
+/// Everything a worker counts.
+#[derive(Clone, Debug)]
+pub struct Stats {
+    /// Per device, by [`PortIdx`].
+    pub ports: Vec<PortCounters>,
+    /// Per drop reason, by `DropReason as usize`.
+    pub drops: [u64; DropReason::COUNT],
+    /// GRE frames decapsulated.
+    pub gre_decap: u64,
+    /// GRE frames encapsulated.
+    pub gre_encap: u64,
+    /// Frames flooded (counted once per flooded frame, not per copy).
+    pub flooded: u64,
+    /// ARP replies sent for the local tunnel endpoint.
+    pub arp_replies: u64,
+    /// ARP requests sent to resolve a next hop.
+    pub arp_requests: u64,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            ports: Vec::new(),
+            drops: [0; DropReason::COUNT],
+            gre_decap: 0,
+            gre_encap: 0,
+            flooded: 0,
+            arp_replies: 0,
+            arp_requests: 0,
+        }
+    }
+}
+
+impl Stats {
+    /// The counters of `port`, growing the table when a device was added.
+    #[inline]
+    pub fn port(&mut self, port: PortIdx) -> &mut PortCounters {
+        let i = port as usize;
+        if i >= self.ports.len() {
+            self.ports.resize(i + 1, PortCounters::default());
+        }
+        &mut self.ports[i]
+    }
+
+    /// Counts one dropped frame that arrived on `port`.
+    #[inline]
+    pub fn drop(&mut self, port: PortIdx, reason: DropReason) {
+        self.drops[reason as usize] += 1;
+        self.port(port).rx_dropped += 1;
+    }
+
+    /// Total of all drop counters.
+    pub fn total_drops(&self) -> u64 {
+        self.drops.iter().sum()
+    }
+}
