@@ -1,3 +1,6 @@
 //! The vrouter appliance: the DPDK layer and the process around the `vrouter` data plane.
 
+pub mod appliance;
 pub mod dpdk;
+pub mod report;
+pub mod worker;

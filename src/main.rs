@@ -1,1 +1,118 @@
-fn main() {}
+//! `vrouter`: the appliance daemon. Loads a topology, opens its DPDK devices and forwards
+//! until SIGINT or SIGTERM; `--check` only validates and prints the derived view.
+
+use anyhow::{anyhow, bail, Result};
+use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use vrouter_appliance::{appliance, report};
+
+/// The reference topology, run when no `--config` is given.
+const EMBEDDED_CONFIG: &str = include_str!("../configs/tenant-a.toml");
+/// How the embedded topology is named in messages.
+const EMBEDDED_NAME: &str = "embedded configs/tenant-a.toml";
+
+/// Command line of the daemon.
+#[derive(Parser, Debug)]
+#[command(
+    name = "vrouter",
+    version,
+    about = "DPDK virtual router: a Neutron GRE network node in one process"
+)]
+struct Args {
+    /// Topology file (TOML); without it, the embedded reference topology (configs/tenant-a.toml).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Validate the topology, print the derived view (namespaces, bridges, ports, VLAN ↔
+    /// tunnel map) and exit; non-zero with every error listed on a bad file.
+    #[arg(long)]
+    check: bool,
+    /// NAME=DEVARGS: puts uplink NAME (eth1, eth2) on, or binds the port whose device is NAME
+    /// (tap1653ec91-ad) to, the DPDK device DEVARGS (a PCI address or a vdev). Repeatable.
+    #[arg(long = "devargs", value_name = "NAME=DEVARGS")]
+    devargs: Vec<String>,
+    /// EAL arguments, as one string. Default: virtual devices only, no hugepages, no PCI,
+    /// a file prefix of our own (`--no-huge -m 512 --no-pci --file-prefix vrouter-<pid>`).
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    eal: Option<String>,
+    /// Poll without napping when idle (benchmarks).
+    #[arg(long)]
+    busy_poll: bool,
+    /// Print a line of counters every SECS seconds.
+    #[arg(long, value_name = "SECS")]
+    stats_interval: Option<u64>,
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vrouter: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<()> {
+    let loaded = match &args.config {
+        Some(path) => control::load_file(path),
+        None => control::load_str(EMBEDDED_CONFIG, EMBEDDED_NAME),
+    };
+    let mut topo = loaded.map_err(|e| anyhow!("{e}"))?;
+    for d in &args.devargs {
+        let Some((name, devargs)) = d.split_once('=') else {
+            bail!("--devargs {d:?}: expected NAME=DEVARGS");
+        };
+        topo.set_devargs(name, devargs)
+            .map_err(|e| anyhow!("--devargs {d:?}: {e}"))?;
+    }
+    if let Err(errors) = topo.validate() {
+        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        bail!("{} error(s):\n{}", list.len(), list.join("\n"));
+    }
+    if args.check {
+        print!("{}", control::view::render(&topo));
+        return Ok(());
+    }
+    appliance::install_signal_handlers();
+    let opts = appliance::Options {
+        eal_args: eal_args(args.eal.as_deref()),
+        busy_poll: args.busy_poll,
+        stats_interval: args.stats_interval.map(Duration::from_secs),
+    };
+    let out = appliance::run(&topo, &opts)?;
+    print!("{}", report::full(&out.snapshot, &out.dump));
+    Ok(())
+}
+
+/// The EAL argument vector: the given string split on white space, or the default for
+/// virtual devices (a worker lcore of its own when the machine has a second core).
+fn eal_args(given: Option<&str>) -> Vec<String> {
+    let mut v = vec!["vrouter".to_string()];
+    match given {
+        Some(s) => v.extend(s.split_whitespace().map(String::from)),
+        None => {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let lcores = if cores > 1 { "0,1" } else { "0" };
+            let prefix = format!("vrouter-{}", std::process::id());
+            v.extend(
+                [
+                    "--no-huge",
+                    "-m",
+                    "512",
+                    "--no-pci",
+                    "--file-prefix",
+                    &prefix,
+                    "-l",
+                    lcores,
+                    "--log-level",
+                    "*:warning",
+                ]
+                .map(String::from),
+            );
+        }
+    }
+    v
+}

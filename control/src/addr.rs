@@ -126,7 +126,13 @@ mod tests {
         assert!(c.overlaps(&Ipv4Cidr::parse("10.0.0.128/25").unwrap()));
         assert!(!c.overlaps(&i));
         assert_eq!(Ipv4Cidr::parse("0.0.0.0/0").unwrap().mask(), 0);
-        for bad in ["10.0.0.0/33", "10.0.0.0", "10.0.0/24", "10.0.0.0/+4", "10.0.0.0/"] {
+        for bad in [
+            "10.0.0.0/33",
+            "10.0.0.0",
+            "10.0.0/24",
+            "10.0.0.0/+4",
+            "10.0.0.0/",
+        ] {
             assert_eq!(Ipv4Cidr::parse(bad), None, "{bad}");
         }
     }

@@ -2,6 +2,8 @@
 //! validation, the naming rules of the network node, the compilation into the data plane's
 //! [`vrouter::tables::Snapshot`] and the text view `vrouter --check` prints. No DPDK here.
 
+#![warn(missing_docs)]
+
 pub mod addr;
 pub mod compile;
 mod load;

@@ -120,7 +120,10 @@ mod tests {
         assert_eq!(qbr_name(VM002), "qbr1653ec91-ad");
         assert_eq!(qvb_name(VM002), "qvb1653ec91-ad");
         assert_eq!(qvo_name(VM002), "qvo1653ec91-ad");
-        assert_eq!(tap_name("d7233b80-9d4b-4ef6-a60d-19b3be661069"), "tapd7233b80-9d");
+        assert_eq!(
+            tap_name("d7233b80-9d4b-4ef6-a60d-19b3be661069"),
+            "tapd7233b80-9d"
+        );
         assert_eq!(
             port_device_name(
                 owner::ROUTER_INTERFACE,
@@ -129,7 +132,10 @@ mod tests {
             "qr-81388454-30"
         );
         assert_eq!(
-            port_device_name(owner::ROUTER_GATEWAY, "eb60f9c4-2ddb-49ee-8b78-2fc2564a7600"),
+            port_device_name(
+                owner::ROUTER_GATEWAY,
+                "eb60f9c4-2ddb-49ee-8b78-2fc2564a7600"
+            ),
             "qg-eb60f9c4-2d"
         );
         assert_eq!(
@@ -163,7 +169,10 @@ mod tests {
             sg_chain(Chain::Ingress, VM002),
             "neutron-openvswi-i1653ec91-a"
         );
-        assert_eq!(sg_chain(Chain::Egress, VM002), "neutron-openvswi-o1653ec91-a");
+        assert_eq!(
+            sg_chain(Chain::Egress, VM002),
+            "neutron-openvswi-o1653ec91-a"
+        );
         assert_eq!(
             sg_chain(Chain::Ingress, "d7233b80-9d4b-4ef6-a60d-19b3be661069"),
             "neutron-openvswi-id7233b80-9"

@@ -67,7 +67,11 @@ impl DpdkError {
 
 impl fmt::Display for DpdkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {} (errno {})", self.context, self.message, self.errno)
+        write!(
+            f,
+            "{}: {} (errno {})",
+            self.context, self.message, self.errno
+        )
     }
 }
 

@@ -7,9 +7,12 @@
     non_snake_case,
     dead_code,
     missing_docs,
-    unnecessary_transmutes,
     clippy::all,
-    clippy::pedantic
+    clippy::pedantic,
+    clippy::undocumented_unsafe_blocks,
+    rustdoc::broken_intra_doc_links,
+    rustdoc::invalid_html_tags,
+    rustdoc::bare_urls
 )]
 
 include!(concat!(env!("OUT_DIR"), "/dpdk_bindings.rs"));

@@ -42,7 +42,11 @@ pub struct Topology {
     #[serde(default, rename = "floatingip", skip_serializing_if = "Vec::is_empty")]
     pub floatingips: Vec<FloatingIp>,
     /// `[[security_group]]`: security groups with their rules.
-    #[serde(default, rename = "security_group", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        rename = "security_group",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub security_groups: Vec<SecurityGroup>,
     /// `[[tunnel_peer]]`: the other GRE endpoints (compute nodes).
     #[serde(default, rename = "tunnel_peer", skip_serializing_if = "Vec::is_empty")]
@@ -83,7 +87,9 @@ impl Topology {
 
     /// The subnets of the network with this id, in file order.
     pub fn subnets_of<'a>(&'a self, network_id: &'a str) -> impl Iterator<Item = &'a Subnet> {
-        self.subnets.iter().filter(move |s| s.network_id == network_id)
+        self.subnets
+            .iter()
+            .filter(move |s| s.network_id == network_id)
     }
 }
 

@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 
 /// `[[uplink]]`: a NIC of the appliance and what it carries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(from = "UplinkToml", into = "UplinkToml")]
+#[serde(try_from = "UplinkToml", into = "UplinkToml")]
 pub struct Uplink {
     /// The name operators see (`eth1`, `eth2`).
     pub name: String,
@@ -41,93 +41,120 @@ pub enum UplinkRole {
     },
 }
 
-/// The TOML shape of an uplink: `role` selects the variant and its keys.
+/// The TOML shape of an uplink: one flat table whose `role` says which keys it takes.
+/// Flat (rather than a serde-tagged enum) so that unknown keys and wrong types are reported
+/// at their own line and column.
 #[derive(Clone, Serialize, Deserialize)]
-#[serde(tag = "role", rename_all = "lowercase", deny_unknown_fields)]
-enum UplinkToml {
-    Underlay {
-        name: String,
-        devargs: String,
-        local_ip: String,
-        mac: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        gateway: Option<String>,
-    },
-    External {
-        name: String,
-        devargs: String,
-        network_id: String,
-    },
-    Trunk {
-        name: String,
-        devargs: String,
-        vlans: BTreeMap<String, String>,
-    },
+#[serde(deny_unknown_fields)]
+struct UplinkToml {
+    name: String,
+    devargs: String,
+    role: RoleName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    local_ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mac: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gateway: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    network_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    vlans: Option<BTreeMap<String, String>>,
 }
 
-impl From<UplinkToml> for Uplink {
-    fn from(t: UplinkToml) -> Uplink {
-        let (name, devargs, role) = match t {
-            UplinkToml::Underlay {
-                name,
-                devargs,
-                local_ip,
-                mac,
-                gateway,
-            } => (
-                name,
-                devargs,
-                UplinkRole::Underlay {
-                    local_ip,
-                    mac,
-                    gateway,
-                },
-            ),
-            UplinkToml::External {
-                name,
-                devargs,
-                network_id,
-            } => (name, devargs, UplinkRole::External { network_id }),
-            UplinkToml::Trunk {
-                name,
-                devargs,
-                vlans,
-            } => (name, devargs, UplinkRole::Trunk { vlans }),
+/// The values of `role`.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RoleName {
+    Underlay,
+    External,
+    Trunk,
+}
+
+impl TryFrom<UplinkToml> for Uplink {
+    type Error = String;
+
+    fn try_from(t: UplinkToml) -> Result<Uplink, String> {
+        let name = t.name;
+        let (role, extra) = match t.role {
+            RoleName::Underlay => {
+                let need = |v: Option<String>, key| {
+                    v.ok_or_else(|| format!("uplink {name}: role \"underlay\" needs `{key}`"))
+                };
+                let role = UplinkRole::Underlay {
+                    local_ip: need(t.local_ip, "local_ip")?,
+                    mac: need(t.mac, "mac")?,
+                    gateway: t.gateway,
+                };
+                let extra = [
+                    ("network_id", t.network_id.is_some()),
+                    ("vlans", t.vlans.is_some()),
+                ];
+                (role, extra.to_vec())
+            }
+            RoleName::External => {
+                let network_id = t.network_id.ok_or_else(|| {
+                    format!("uplink {name}: role \"external\" needs `network_id`")
+                })?;
+                let extra = [
+                    ("local_ip", t.local_ip.is_some()),
+                    ("mac", t.mac.is_some()),
+                    ("gateway", t.gateway.is_some()),
+                    ("vlans", t.vlans.is_some()),
+                ];
+                (UplinkRole::External { network_id }, extra.to_vec())
+            }
+            RoleName::Trunk => {
+                let vlans = t
+                    .vlans
+                    .ok_or_else(|| format!("uplink {name}: role \"trunk\" needs `vlans`"))?;
+                let extra = [
+                    ("local_ip", t.local_ip.is_some()),
+                    ("mac", t.mac.is_some()),
+                    ("gateway", t.gateway.is_some()),
+                    ("network_id", t.network_id.is_some()),
+                ];
+                (UplinkRole::Trunk { vlans }, extra.to_vec())
+            }
         };
-        Uplink {
-            name,
-            devargs,
-            role,
+        if let Some((key, _)) = extra.iter().find(|(_, set)| *set) {
+            let role = role.as_str();
+            return Err(format!(
+                "uplink {name}: `{key}` does not apply to role \"{role}\""
+            ));
         }
+        Ok(Uplink {
+            name,
+            devargs: t.devargs,
+            role,
+        })
     }
 }
 
 impl From<Uplink> for UplinkToml {
     fn from(u: Uplink) -> UplinkToml {
-        let (name, devargs) = (u.name, u.devargs);
+        let mut t = UplinkToml {
+            name: u.name,
+            devargs: u.devargs,
+            role: RoleName::Underlay,
+            local_ip: None,
+            mac: None,
+            gateway: None,
+            network_id: None,
+            vlans: None,
+        };
         match u.role {
             UplinkRole::Underlay {
                 local_ip,
                 mac,
                 gateway,
-            } => UplinkToml::Underlay {
-                name,
-                devargs,
-                local_ip,
-                mac,
-                gateway,
-            },
-            UplinkRole::External { network_id } => UplinkToml::External {
-                name,
-                devargs,
-                network_id,
-            },
-            UplinkRole::Trunk { vlans } => UplinkToml::Trunk {
-                name,
-                devargs,
-                vlans,
-            },
+            } => (t.local_ip, t.mac, t.gateway) = (Some(local_ip), Some(mac), gateway),
+            UplinkRole::External { network_id } => {
+                (t.role, t.network_id) = (RoleName::External, Some(network_id));
+            }
+            UplinkRole::Trunk { vlans } => (t.role, t.vlans) = (RoleName::Trunk, Some(vlans)),
         }
+        t
     }
 }
 

@@ -14,7 +14,7 @@ pub(super) fn to_port<F: Frame, O: Io<F>>(
     mut frame: F,
     io: &mut O,
 ) -> Result<(), DropReason> {
-    if let Some(vid) = net.tag_on(port).map_err(|()| DropReason::PortUnused)? {
+    if let Some(vid) = net.tag_on(port).ok_or(DropReason::PortUnused)? {
         push_vlan(&mut frame, vid)?;
     }
     io.send(port, frame);

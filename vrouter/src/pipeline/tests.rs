@@ -205,7 +205,10 @@ fn arp_request_for_local_endpoint_is_answered_in_place() {
         out,
         vec![(UNDERLAY, arp(2, LOCAL_MAC, LOCAL_IP, C1_MAC, C1_IP))]
     );
-    assert_eq!(r.dp.underlay_neigh.lookup(ip(C1_IP)), Some(crate::Mac(C1_MAC)));
+    assert_eq!(
+        r.dp.underlay_neigh.lookup(ip(C1_IP)),
+        Some(crate::Mac(C1_MAC))
+    );
     assert_eq!(r.dp.stats.arp_replies, 1);
     // A request for another address is not ours, and counted.
     let out = r.rx(UNDERLAY, &arp(1, C1_MAC, C1_IP, [0; 6], C2_IP));
@@ -421,7 +424,11 @@ fn oversized_frame_for_tunnel_and_unanswered_arp_are_counted() {
     assert!(r.rx(VM_A, &big).is_empty());
     assert_eq!(r.drops(DropReason::TooBig), 1);
     big.truncate(1472);
-    assert_eq!(r.rx(VM_A, &big).len(), 1, "1472 bytes fit a 1500-byte underlay");
+    assert_eq!(
+        r.rx(VM_A, &big).len(),
+        1,
+        "1472 bytes fit a 1500-byte underlay"
+    );
     // compute2 never answers: its held copy is dropped after three requests.
     r.rx(VM_B, &eth([0xff; 6], MAC_B, 0));
     let mut io = TestIo::default();

@@ -57,14 +57,16 @@ pub struct MacTableStats {
 #[inline]
 fn key(net: NetIdx, mac: Mac) -> u64 {
     let m = mac.0;
-    ((net as u64) << 48)
-        | u64::from_be_bytes([0, 0, m[0], m[1], m[2], m[3], m[4], m[5]])
+    ((net as u64) << 48) | u64::from_be_bytes([0, 0, m[0], m[1], m[2], m[3], m[4], m[5]])
 }
 
 /// Unpacks a key made by [`key`].
 fn unkey(k: u64) -> (NetIdx, Mac) {
     let b = k.to_be_bytes();
-    ((k >> 48) as NetIdx, Mac([b[2], b[3], b[4], b[5], b[6], b[7]]))
+    (
+        (k >> 48) as NetIdx,
+        Mac([b[2], b[3], b[4], b[5], b[6], b[7]]),
+    )
 }
 
 /// The MAC table of one worker.
@@ -237,7 +239,11 @@ mod tests {
         let mut t = table(1);
         assert_eq!(t.learn(10, A, Dest::Port(1), 0), Learn::New);
         assert_eq!(t.learn(10, Mac::BROADCAST, Dest::Port(1), 0), Learn::Full);
-        assert_eq!(t.learn(10, A, Dest::Port(2), 0), Learn::Moved, "known ones still move");
+        assert_eq!(
+            t.learn(10, A, Dest::Port(2), 0),
+            Learn::Moved,
+            "known ones still move"
+        );
         assert_eq!((t.len(), t.stats.full), (1, 1));
     }
 

@@ -217,7 +217,11 @@ mod tests {
         let out = n.tick(3000);
         assert_eq!(out.expired, vec!['a']);
         assert_eq!(n.lookup(31), None);
-        assert_eq!(n.hold(31, 'c', 3001), Hold::Held(true), "pending slot was freed");
+        assert_eq!(
+            n.hold(31, 'c', 3001),
+            Hold::Held(true),
+            "pending slot was freed"
+        );
     }
 
     #[test]

@@ -106,15 +106,14 @@ pub struct NetConf {
 }
 
 impl NetConf {
-    /// The 802.1Q tag frames of this network carry on `port`, or `None` if untagged;
-    /// `Err(())` if the port is not a member.
+    /// The 802.1Q tag frames of this network carry on `port` (`Some(None)` if untagged);
+    /// `None` if the port is not a member.
     #[inline]
-    pub fn tag_on(&self, port: PortIdx) -> Result<Option<u16>, ()> {
+    pub fn tag_on(&self, port: PortIdx) -> Option<Option<u16>> {
         self.members
             .iter()
             .find(|(p, _)| *p == port)
             .map(|(_, t)| *t)
-            .ok_or(())
     }
 }
 

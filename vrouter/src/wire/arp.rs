@@ -121,7 +121,10 @@ mod tests {
 
     #[test]
     fn bad_input_rejected() {
-        assert_eq!(Packet::new_checked(&REQ[..27]).unwrap_err(), Error::Truncated);
+        assert_eq!(
+            Packet::new_checked(&REQ[..27]).unwrap_err(),
+            Error::Truncated
+        );
         let mut b = REQ;
         b[5] = 16; // IPv6-sized protocol address
         assert_eq!(Packet::new_checked(&b[..]).unwrap_err(), Error::Unsupported);

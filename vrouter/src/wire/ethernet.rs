@@ -128,6 +128,9 @@ mod tests {
 
     #[test]
     fn truncated_is_rejected() {
-        assert_eq!(Frame::new_checked(&BYTES[..13]).unwrap_err(), Error::Truncated);
+        assert_eq!(
+            Frame::new_checked(&BYTES[..13]).unwrap_err(),
+            Error::Truncated
+        );
     }
 }

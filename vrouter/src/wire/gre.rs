@@ -67,7 +67,9 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// The sequence number, if present (it follows checksum and key).
     pub fn sequence(&self) -> Option<u32> {
         let f = self.flags();
-        (f & FLAG_S != 0).then(|| self.header_len() - 4).map(|at| be32(self.buf.as_ref(), at))
+        (f & FLAG_S != 0)
+            .then(|| self.header_len() - 4)
+            .map(|at| be32(self.buf.as_ref(), at))
     }
     /// True if there is no checksum, or the checksum over header and payload verifies
     /// (RFC 2784 §2.5).
@@ -191,13 +193,22 @@ mod tests {
 
     #[test]
     fn truncated_routing_and_version_rejected() {
-        assert_eq!(Packet::new_checked(&[0x20, 0, 0x65][..]).unwrap_err(), Error::Truncated);
+        assert_eq!(
+            Packet::new_checked(&[0x20, 0, 0x65][..]).unwrap_err(),
+            Error::Truncated
+        );
         // K announced but the key is missing.
         let b = [0x20, 0x00, 0x65, 0x58, 0, 0];
         assert_eq!(Packet::new_checked(&b[..]).unwrap_err(), Error::Truncated);
         let b = [0x40, 0x00, 0x65, 0x58, 0, 0, 0, 0];
-        assert_eq!(Repr::parse(&Packet::new_checked(&b[..]).unwrap()).unwrap_err(), Error::Unsupported);
+        assert_eq!(
+            Repr::parse(&Packet::new_checked(&b[..]).unwrap()).unwrap_err(),
+            Error::Unsupported
+        );
         let b = [0x00, 0x01, 0x88, 0x0b];
-        assert_eq!(Repr::parse(&Packet::new_checked(&b[..]).unwrap()).unwrap_err(), Error::Unsupported);
+        assert_eq!(
+            Repr::parse(&Packet::new_checked(&b[..]).unwrap()).unwrap_err(),
+            Error::Unsupported
+        );
     }
 }

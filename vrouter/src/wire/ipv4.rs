@@ -196,7 +196,10 @@ mod tests {
     fn malformed_and_truncated_rejected() {
         let b = packet();
         assert_eq!(Packet::new_checked(&b[..19]).unwrap_err(), Error::Truncated);
-        assert_eq!(Packet::new_checked(&b[..0x57]).unwrap_err(), Error::Truncated);
+        assert_eq!(
+            Packet::new_checked(&b[..0x57]).unwrap_err(),
+            Error::Truncated
+        );
         let mut v = b.clone();
         v[0] = 0x65;
         assert_eq!(Packet::new_checked(&v[..]).unwrap_err(), Error::Malformed);

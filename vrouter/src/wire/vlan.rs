@@ -86,7 +86,10 @@ mod tests {
 
     #[test]
     fn truncated_and_reserved_rejected() {
-        assert_eq!(Tag::new_checked(&[0u8; 3][..]).unwrap_err(), Error::Truncated);
+        assert_eq!(
+            Tag::new_checked(&[0u8; 3][..]).unwrap_err(),
+            Error::Truncated
+        );
         let t = Tag::new_checked(&[0x0f, 0xff, 8, 0][..]).unwrap();
         assert_eq!(Repr::parse(&t).unwrap_err(), Error::Malformed);
     }

@@ -1,0 +1,93 @@
+//! Text renderings of a worker's state for people: per-device counters as ifconfig shows
+//! them, drop reasons, and the MAC table as `dump-flows` of br-tun table 20 would list it.
+
+use crate::worker::Dump;
+use std::fmt::Write;
+use std::net::Ipv4Addr;
+use vrouter::stats::DropReason;
+use vrouter::tables::{Dest, Snapshot};
+
+/// The name of a MAC table destination: the device or the GRE port of the peer.
+fn dest_name(snap: &Snapshot, d: Dest) -> String {
+    match d {
+        Dest::Port(p) => snap
+            .port(p)
+            .map_or_else(|| format!("port{p}"), |c| c.name.clone()),
+        Dest::Peer(ip) => snap
+            .peers
+            .get(&ip)
+            .map_or_else(|| Ipv4Addr::from(ip).to_string(), |c| c.name.clone()),
+    }
+}
+
+/// One line of totals, for periodic logging.
+pub fn summary_line(snap: &Snapshot, d: &Dump) -> String {
+    let mut s = format!("vrouter: t={}s", d.uptime_ms / 1000);
+    for (i, c) in d.stats.ports.iter().enumerate() {
+        let name = snap.ports.get(i).map_or("?", |p| p.name.as_str());
+        let _ = write!(s, " {name} rx={} tx={}", c.rx_packets, c.tx_packets);
+    }
+    let _ = write!(s, " drops={} macs={}", d.stats.total_drops(), d.macs.len());
+    s
+}
+
+/// The full report printed when the appliance stops.
+pub fn full(snap: &Snapshot, d: &Dump) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "== devices");
+    for (i, c) in d.stats.ports.iter().enumerate() {
+        let name = snap.ports.get(i).map_or("?", |p| p.name.as_str());
+        let _ = writeln!(
+            s,
+            "{name:<16} RX packets:{} bytes:{} dropped:{}\n{:<16} TX packets:{} bytes:{} dropped:{}",
+            c.rx_packets, c.rx_bytes, c.rx_dropped, "", c.tx_packets, c.tx_bytes, c.tx_dropped
+        );
+    }
+    let _ = writeln!(s, "== drops");
+    for &r in DropReason::ALL {
+        let n = d.stats.drops[r as usize];
+        if n > 0 {
+            let _ = writeln!(s, "{:<24} {n}", r.name());
+        }
+    }
+    let st = &d.stats;
+    let _ = writeln!(
+        s,
+        "== events\ngre_decap {} gre_encap {} flooded {} arp_replies {} arp_requests {}",
+        st.gre_decap, st.gre_encap, st.flooded, st.arp_replies, st.arp_requests
+    );
+    let e = d.mac_events;
+    let _ = writeln!(
+        s,
+        "== mac table ({} entries; learned {} moved {} aged {} refused_full {})",
+        d.macs.len(),
+        e.learned,
+        e.moved,
+        e.aged,
+        e.full
+    );
+    let mut macs = d.macs.clone();
+    macs.sort_by_key(|(n, m, _)| (*n, *m));
+    for (net, mac, entry) in macs {
+        let age = d.uptime_ms.saturating_sub(entry.last_seen) / 1000;
+        let _ = writeln!(
+            s,
+            " vlan={net} dl_dst={mac} output:{} n_packets={} n_bytes={} age={age}s{}",
+            dest_name(snap, entry.dest),
+            entry.n_packets,
+            entry.n_bytes,
+            if entry.is_static { " static" } else { "" }
+        );
+    }
+    let _ = writeln!(s, "== underlay neighbours");
+    for (ip, mac, age) in &d.neighbours {
+        let mac = mac.map_or_else(|| "(incomplete)".to_string(), |m| m.to_string());
+        let _ = writeln!(
+            s,
+            " {} lladdr {mac} age={}s",
+            Ipv4Addr::from(*ip),
+            age / 1000
+        );
+    }
+    s
+}
