@@ -15,8 +15,6 @@ use vrouter::tables::{PortIdx, Snapshot};
 /// Set by SIGINT/SIGTERM; every loop of the process ends when it is set.
 pub static STOP: AtomicBool = AtomicBool::new(false);
 
-/// Mbufs in the pool: rx rings and tx batches of every device, with room to spare.
-const POOL_MBUFS: u32 = 16383;
 /// Per-lcore mbuf cache of the pool.
 const POOL_CACHE: u32 = 256;
 /// Descriptors per rx and tx ring.
@@ -29,6 +27,8 @@ pub struct Options {
     pub eal_args: Vec<String>,
     /// Poll without napping when idle (for benchmarks; costs a full core).
     pub busy_poll: bool,
+    /// Mbufs in the pool (rx rings, tx batches, and for net_pcap replay the whole file).
+    pub mbufs: u32,
     /// Print a counter line this often.
     pub stats_interval: Option<Duration>,
 }
@@ -66,7 +66,7 @@ pub fn run(topo: &Topology, opts: &Options) -> Result<Outcome> {
 /// released before returning, so that the EAL can be cleaned up.
 fn run_on(eal: &Eal, topo: &Topology, opts: &Options) -> Result<Outcome> {
     let pool = Arc::new(
-        Mempool::new("vrouter_mbufs", POOL_MBUFS, POOL_CACHE, -1).map_err(|e| anyhow!("{e}"))?,
+        Mempool::new("vrouter_mbufs", opts.mbufs, POOL_CACHE, -1).map_err(|e| anyhow!("{e}"))?,
     );
     let mut ports = Vec::new();
     let mut names = Vec::new();
@@ -119,9 +119,10 @@ fn run_on(eal: &Eal, topo: &Topology, opts: &Options) -> Result<Outcome> {
         .map(|(n, p)| format!("{n}={}", p.name()))
         .collect();
     println!(
-        "vrouter: ready: {} devices ({}), worker on {placement}",
+        "vrouter: ready: {} devices ({}), worker on {placement}, tsc_hz={}",
         devices.len(),
-        devices.join(" ")
+        devices.join(" "),
+        crate::dpdk::tsc_hz()
     );
     let _ = std::io::stdout().flush();
     supervise(&cmd_tx, &done_rx, &snapshot, opts.stats_interval);

@@ -39,6 +39,9 @@ struct Args {
     /// Poll without napping when idle (benchmarks).
     #[arg(long)]
     busy_poll: bool,
+    /// Mbufs in the packet pool; a net_pcap device with infinite_rx needs the whole file.
+    #[arg(long, value_name = "N", default_value_t = 16383)]
+    mbufs: u32,
     /// Print a line of counters every SECS seconds.
     #[arg(long, value_name = "SECS")]
     stats_interval: Option<u64>,
@@ -80,6 +83,7 @@ fn run(args: Args) -> Result<()> {
     let opts = appliance::Options {
         eal_args: eal_args(args.eal.as_deref()),
         busy_poll: args.busy_poll,
+        mbufs: args.mbufs,
         stats_interval: args.stats_interval.map(Duration::from_secs),
     };
     let out = appliance::run(&topo, &opts)?;

@@ -22,7 +22,7 @@ fn dest_name(snap: &Snapshot, d: Dest) -> String {
 
 /// One line of totals, for periodic logging.
 pub fn summary_line(snap: &Snapshot, d: &Dump) -> String {
-    let mut s = format!("vrouter: t={}s", d.uptime_ms / 1000);
+    let mut s = format!("vrouter: t={:.3}s", d.uptime_ms as f64 / 1000.0);
     for (i, c) in d.stats.ports.iter().enumerate() {
         let name = snap.ports.get(i).map_or("?", |p| p.name.as_str());
         let _ = write!(s, " {name} rx={} tx={}", c.rx_packets, c.tx_packets);
