@@ -17,6 +17,7 @@ fn dest_name(snap: &Snapshot, d: Dest) -> String {
             .peers
             .get(&ip)
             .map_or_else(|| Ipv4Addr::from(ip).to_string(), |c| c.name.clone()),
+        Dest::Local => "LOCAL".to_string(),
     }
 }
 

@@ -2,12 +2,13 @@
 //! VLAN tag, GRE keys, the underlay, tunnel peers and the MACs the model knows.
 
 use crate::addr::{parse_mac, Ipv4Cidr};
-use crate::model::{Binding, Port, Topology, Uplink, UplinkRole};
+use crate::model::{owner, Binding, Port, Topology, Uplink, UplinkRole};
 use crate::validate::{lines, ValidationError};
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use vrouter::tables::{
-    Dest, MacTableConf, NetConf, NetIdx, PeerConf, PortConf, PortIdx, PortRole, Snapshot, Underlay,
+    Dest, LocalIf, LocalKind, MacTableConf, NetConf, NetIdx, PeerConf, PortConf, PortIdx, PortRole,
+    Snapshot, Underlay,
 };
 
 /// Why a snapshot could not be compiled.
@@ -156,9 +157,37 @@ impl Ctx<'_> {
                 tunnel_key: n.segmentation_id,
                 mtu: n.effective_mtu(),
                 members,
+                locals: self.locals(&n.id),
             });
         }
         out
+    }
+
+    /// The appliance's own ports on network `net_id`: router interfaces and gateways, DHCP
+    /// ports, each with its first IPv4 address.
+    fn locals(&self, net_id: &str) -> Vec<LocalIf> {
+        let owned = self.topo.ports.iter().filter(|p| p.network_id == net_id);
+        owned.filter_map(|p| self.local_if(p)).collect()
+    }
+
+    /// The local port `p` is, if the appliance serves it.
+    fn local_if(&self, p: &Port) -> Option<LocalIf> {
+        let kind = match p.device_owner.as_str() {
+            owner::ROUTER_INTERFACE | owner::ROUTER_GATEWAY => {
+                LocalKind::Router(self.topo.routers.iter().position(|r| r.id == p.device_id)?)
+            }
+            owner::DHCP => LocalKind::Dhcp,
+            _ => return None,
+        };
+        let fixed = p.fixed_ips.first()?;
+        let subnet = self.topo.subnets.iter().find(|s| s.id == fixed.subnet_id)?;
+        Some(LocalIf {
+            port_id: p.id.clone(),
+            mac: parse_mac(&p.mac_address)?,
+            ip: u32::from(fixed.ip_address.parse::<Ipv4Addr>().ok()?),
+            prefix_len: Ipv4Cidr::parse(&subnet.cidr)?.prefix_len,
+            kind,
+        })
     }
 
     /// GRE key → local VLAN tag.
@@ -214,18 +243,21 @@ impl Ctx<'_> {
         (peers, list.into_iter().map(u32::from).collect())
     }
 
-    /// The MACs of VM ports bound locally or to a peer, in file order. Router and DHCP
-    /// ports are served by later stages and are not listed.
+    /// The MACs of VM ports bound locally or to a peer and of the appliance's own ports,
+    /// in file order.
     fn static_macs(&self) -> Vec<(NetIdx, vrouter::wire::Mac, Dest)> {
-        let ports = self.topo.ports.iter().filter(|p| !p.is_network_owned());
+        let ports = self.topo.ports.iter();
         ports.filter_map(|p| self.static_mac(p)).collect()
     }
 
-    /// The static MAC entry of one port, if it is bound.
+    /// The static MAC entry of one port, if it is bound or served by the appliance.
     fn static_mac(&self, p: &Port) -> Option<(NetIdx, vrouter::wire::Mac, Dest)> {
-        let dest = match p.binding.as_ref()? {
-            Binding::Local { .. } => Dest::Port(*self.index.get(&*p.device_name())?),
-            Binding::Peer(ip) => Dest::Peer(u32::from(ip.parse::<Ipv4Addr>().ok()?)),
+        let served = self.local_if(p).is_some();
+        let dest = match p.binding.as_ref() {
+            None if served => Dest::Local,
+            None => return None,
+            Some(Binding::Local { .. }) => Dest::Port(*self.index.get(&*p.device_name())?),
+            Some(Binding::Peer(ip)) => Dest::Peer(u32::from(ip.parse::<Ipv4Addr>().ok()?)),
         };
         Some((
             *self.tags.get(&*p.network_id)?,

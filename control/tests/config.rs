@@ -803,8 +803,22 @@ fn compile_builds_the_snapshot() {
     assert_eq!(snap.peers[&0x0a00_011f].name, "gre-0a00011f");
     assert_eq!(snap.peers[&0x0a00_0129].name, "gre-0a000129");
 
-    let vm002: Mac = "fa:16:3e:51:a2:97".parse().unwrap();
-    assert_eq!(snap.static_macs, [(10, vm002, Dest::Port(2))]);
+    let mac = |m: &str| m.parse::<Mac>().unwrap();
+    // vm002 bound locally; the router interface, gateway and DHCP port served by the appliance.
+    assert_eq!(
+        snap.static_macs,
+        [
+            (10, mac("fa:16:3e:51:a2:97"), Dest::Port(2)),
+            (10, mac("fa:16:3e:f7:e6:9c"), Dest::Local),
+            (11, mac("fa:16:3e:78:39:e9"), Dest::Local),
+            (10, mac("fa:16:3e:da:41:49"), Dest::Local),
+        ]
+    );
+    let tenant = snap.network(10).unwrap();
+    let ips: Vec<u32> = tenant.locals.iter().map(|l| l.ip).collect();
+    assert_eq!(ips, [0x0a00_0001, 0x0a00_0003]);
+    assert_eq!(tenant.locals[0].kind, vrouter::tables::LocalKind::Router(0));
+    assert_eq!(tenant.locals[1].kind, vrouter::tables::LocalKind::Dhcp);
     assert_eq!((snap.mac.capacity, snap.mac.aging_secs), (65536, 300));
 }
 
@@ -819,7 +833,7 @@ fn compile_maps_peer_bound_ports_and_unused_devices() {
     let snap = compile(&topo, &attached, 1).unwrap();
     assert!(matches!(snap.ports[2].role, PortRole::Unused));
     let vm001: Mac = "fa:16:3e:75:e0:5a".parse().unwrap();
-    assert_eq!(snap.static_macs, [(10, vm001, Dest::Peer(0x0a00_0129))]);
+    assert_eq!(snap.static_macs[0], (10, vm001, Dest::Peer(0x0a00_0129)));
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 /// The appliance binary under test.
@@ -176,6 +176,7 @@ pub struct Proc {
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
     lines: Receiver<String>,
+    readers: Vec<JoinHandle<()>>,
 }
 
 /// What a finished [`Proc`] left.
@@ -211,7 +212,7 @@ impl Proc {
         let (tx, lines) = mpsc::channel();
         let out = child.stdout.take().unwrap();
         let buf = stdout.clone();
-        thread::spawn(move || {
+        let out_reader = thread::spawn(move || {
             for line in BufReader::new(out).lines().map_while(Result::ok) {
                 buf.lock().unwrap().push_str(&format!("{line}\n"));
                 let _ = tx.send(line);
@@ -219,7 +220,7 @@ impl Proc {
         });
         let mut err = child.stderr.take().unwrap();
         let buf = stderr.clone();
-        thread::spawn(move || {
+        let err_reader = thread::spawn(move || {
             let mut chunk = [0u8; 4096];
             while let Ok(n @ 1..) = err.read(&mut chunk) {
                 buf.lock()
@@ -233,6 +234,7 @@ impl Proc {
             stdout,
             stderr,
             lines,
+            readers: vec![out_reader, err_reader],
         }
     }
 
@@ -292,10 +294,12 @@ impl Proc {
             }
             thread::sleep(Duration::from_millis(20));
         };
-        // The reader threads end at EOF, shortly after the exit.
+        // The readers end at EOF, right after the exit (unless a child of the process
+        // keeps the pipes open: then take what they have after 2 s).
         let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline && self.lines.recv_timeout(Duration::ZERO).is_ok() {}
-        thread::sleep(Duration::from_millis(50));
+        while Instant::now() < deadline && !self.readers.iter().all(|r| r.is_finished()) {
+            thread::sleep(Duration::from_millis(10));
+        }
         Finished {
             status,
             stdout: self.stdout.lock().unwrap().clone(),
@@ -313,9 +317,13 @@ impl Proc {
 }
 
 impl Drop for Proc {
+    /// Stops the process if it still runs; shows its output if the test is failing.
     fn drop(&mut self) {
         if self.child.is_some() {
-            self.terminate(Duration::from_secs(10));
+            let done = self.terminate(Duration::from_secs(10));
+            if thread::panicking() {
+                eprintln!("--- {} (stopped) ---\n{}", self.what, done.output());
+            }
         }
     }
 }
@@ -324,7 +332,7 @@ impl Drop for Proc {
 /// ready: it has printed `vrouter: ready`, so its net_tap interfaces exist. On drop it gets
 /// SIGTERM (SIGKILL after 10 s) and its `/var/run/dpdk/<prefix>` is removed.
 pub struct Vrouter {
-    pub proc: Proc,
+    proc: Option<Proc>,
     pub prefix: String,
 }
 
@@ -336,24 +344,28 @@ impl Vrouter {
         argv.extend(["--eal".to_owned(), eal_args(&prefix)]);
         // The guard exists before the wait, so that a failed start is cleaned up too.
         let mut vr = Vrouter {
-            proc: Proc::spawn("vrouter", &argv),
+            proc: Some(Proc::spawn("vrouter", &argv)),
             prefix,
         };
-        vr.proc.wait_line("vrouter: ready", Duration::from_secs(30));
+        vr.proc()
+            .wait_line("vrouter: ready", Duration::from_secs(30));
         vr
+    }
+
+    pub fn proc(&mut self) -> &mut Proc {
+        self.proc.as_mut().expect("vrouter process")
     }
 
     /// Stops the appliance with SIGTERM and returns what it printed (final counters).
     pub fn stop(mut self) -> Finished {
-        self.proc.terminate(Duration::from_secs(15))
+        self.proc().terminate(Duration::from_secs(15))
     }
 }
 
 impl Drop for Vrouter {
     fn drop(&mut self) {
-        if self.proc.child.is_some() {
-            self.proc.terminate(Duration::from_secs(10));
-        }
+        // The process first, then its runtime directory.
+        drop(self.proc.take());
         let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{}", self.prefix));
     }
 }

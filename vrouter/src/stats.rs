@@ -101,6 +101,8 @@ pub struct Stats {
     pub arp_replies: u64,
     /// ARP requests sent to resolve a next hop.
     pub arp_requests: u64,
+    /// Broadcast copies given to the appliance's own ports that none of them wanted.
+    pub local_ignored: u64,
 }
 
 impl Default for Stats {
@@ -113,6 +115,7 @@ impl Default for Stats {
             flooded: 0,
             arp_replies: 0,
             arp_requests: 0,
+            local_ignored: 0,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The L2 stage (br-int NORMAL and br-tun tables 1, 10, 20, 21): learn the source, look up
 //! the destination, flood what is unknown or multicast with split horizon.
 
-use super::{output, tunnel, Dataplane, Io};
+use super::{local, output, tunnel, Dataplane, Io};
 use crate::frame::Frame;
 use crate::state::Millis;
 use crate::stats::DropReason;
@@ -34,7 +34,7 @@ pub(super) fn switch<F: Frame, O: Io<F>>(
     dp.mac.learn(net, src, from, now);
     if !dst.is_multicast() {
         if let Some(dest) = dp.mac.forward(net, dst, d.len()) {
-            return deliver(dp, snap, netconf, from, dest, frame, now, io);
+            return deliver(dp, snap, in_port, netconf, from, dest, frame, now, io);
         }
     }
     flood(dp, snap, in_port, netconf, from, frame, now, io)
@@ -45,6 +45,7 @@ pub(super) fn switch<F: Frame, O: Io<F>>(
 fn deliver<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
     snap: &Snapshot,
+    in_port: PortIdx,
     net: &NetConf,
     from: Dest,
     dest: Dest,
@@ -59,12 +60,13 @@ fn deliver<F: Frame, O: Io<F>>(
         Dest::Port(p) => output::to_port(net, p, frame, io),
         Dest::Peer(_) if matches!(from, Dest::Peer(_)) => Err(DropReason::TunnelToTunnel),
         Dest::Peer(ip) => tunnel::encap(dp, snap, net, ip, frame, now, io),
+        Dest::Local => local::input(dp, snap, in_port, net, frame, now, io),
     }
 }
 
-/// Floods to every local member of the network but the ingress one and, for frames that did
-/// not come from a tunnel, to every tunnel peer (br-tun table 21). A failed copy is counted
-/// and the other copies still go.
+/// Floods to every local member of the network but the ingress one, to the appliance's own
+/// ports on it (router, DHCP) and, for frames that did not come from a tunnel, to every
+/// tunnel peer (br-tun table 21). A failed copy is counted and the other copies still go.
 #[allow(clippy::too_many_arguments)]
 fn flood<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
@@ -87,7 +89,8 @@ fn flood<F: Frame, O: Io<F>>(
         .iter()
         .filter(move |_| to_peers)
         .map(|&ip| Dest::Peer(ip));
-    let mut targets = ports.chain(peers).peekable();
+    let locals = (!net.locals.is_empty() && from != Dest::Local).then_some(Dest::Local);
+    let mut targets = ports.chain(locals).chain(peers).peekable();
     if targets.peek().is_none() {
         return Err(DropReason::NoDestination);
     }
@@ -106,6 +109,7 @@ fn flood<F: Frame, O: Io<F>>(
         let sent = match dest {
             Dest::Port(p) => output::to_port(net, p, copy, io),
             Dest::Peer(ip) => tunnel::encap(dp, snap, net, ip, copy, now, io),
+            Dest::Local => local::input(dp, snap, in_port, net, copy, now, io),
         };
         if let Err(reason) = sent {
             dp.stats.drop(in_port, reason);

@@ -2,12 +2,14 @@
 //!
 //! `classify` reads the frame's device role and picks the network (access, trunk tag or GRE
 //! key); `tunnel` terminates GRE and ARP on the underlay and encapsulates towards peers;
-//! `l2` learns and looks up MAC addresses and floods; `output` applies the egress tag and
+//! `l2` learns and looks up MAC addresses and floods; `local` takes what is addressed to the
+//! appliance's own ports (ARP, and the router and DHCP stages); `output` applies the egress tag and
 //! hands the frame to the device. Each stage returns `Err(DropReason)` to drop; the caller
 //! counts it against the ingress device.
 
 mod classify;
 mod l2;
+mod local;
 mod output;
 mod tunnel;
 

@@ -64,6 +64,7 @@ fn snapshot() -> Snapshot {
         tunnel_key: Some(2),
         mtu: 1458,
         members: vec![(VM_A, None), (VM_B, None), (TRUNK, Some(100))],
+        locals: vec![],
     });
     s.key_to_net.insert(2, NET);
     for (a, name) in [(C1_IP, "gre-0a00011f"), (C2_IP, "gre-0a000129")] {
@@ -448,4 +449,35 @@ fn failed_copies_are_counted_and_others_still_go() {
     // VecFrame clones never fail; the ARP requests for the peers need fresh buffers.
     assert_eq!(out.len(), 2);
     assert_eq!(r.drops(DropReason::NoBuffer), 2);
+}
+
+#[test]
+fn arp_for_a_local_port_is_answered_and_other_broadcasts_are_ignored() {
+    let mut r = Rig::new();
+    const QR_MAC: [u8; 6] = [0xfa, 0x16, 0x3e, 0xf7, 0xe6, 0x9c];
+    let net = r.snap.networks[NET as usize].as_mut().unwrap();
+    net.locals.push(crate::tables::LocalIf {
+        port_id: "81388454-30e0-45e4-b3dd-b7b2e8dbf067".into(),
+        mac: crate::Mac(QR_MAC),
+        ip: ip([10, 0, 0, 1]),
+        prefix_len: 24,
+        kind: crate::tables::LocalKind::Router(0),
+    });
+    r.snap
+        .static_macs
+        .push((NET, crate::Mac(QR_MAC), Dest::Local));
+    r.dp.apply(&r.snap, 0);
+    let who_has = arp(1, MAC_A, [10, 0, 0, 10], [0; 6], [10, 0, 0, 1]);
+    let out = r.rx(VM_A, &who_has);
+    let reply = arp(2, QR_MAC, [10, 0, 0, 1], MAC_A, [10, 0, 0, 10]);
+    // Flooded to the other members as a switch would, and answered by the local port.
+    assert_eq!(
+        &out[..2],
+        &[(VM_B, who_has.clone()), (TRUNK, tagged(&who_has, 100))]
+    );
+    assert_eq!(out[2], (VM_A, reply));
+    // A request for a VM's address is flooded, and the local ports ignore their copy.
+    r.rx(VM_A, &arp(1, MAC_A, [10, 0, 0, 10], [0; 6], [10, 0, 0, 9]));
+    assert_eq!(r.dp.stats.local_ignored, 1);
+    assert_eq!(r.dp.stats.total_drops(), 0);
 }

@@ -198,6 +198,7 @@ fn dest_exists(snap: &Snapshot, net: NetIdx, dest: Dest) -> bool {
             .network(net)
             .is_some_and(|n| n.members.iter().any(|&(m, _)| m == p)),
         Dest::Peer(ip) => snap.peers.contains_key(&ip),
+        Dest::Local => snap.network(net).is_some_and(|n| !n.locals.is_empty()),
     }
 }
 

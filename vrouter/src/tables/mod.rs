@@ -20,6 +20,8 @@ pub enum Dest {
     Port(PortIdx),
     /// Into a GRE tunnel to the peer with this remote IPv4 address (host byte order).
     Peer(u32),
+    /// To the appliance itself: a router interface or gateway, or a DHCP port of the network.
+    Local,
 }
 
 /// Everything the data plane needs to know, compiled from the model.
@@ -103,6 +105,8 @@ pub struct NetConf {
     /// Local devices of the network with the 802.1Q tag frames carry there (`None` on access
     /// ports), the flood list.
     pub members: Vec<(PortIdx, Option<u16>)>,
+    /// The appliance's own ports on the network (router interfaces, gateway, DHCP port).
+    pub locals: Vec<LocalIf>,
 }
 
 impl NetConf {
@@ -115,6 +119,44 @@ impl NetConf {
             .find(|(p, _)| *p == port)
             .map(|(_, t)| *t)
     }
+
+    /// The local port answering for IPv4 address `ip`, if any.
+    #[inline]
+    pub fn local_by_ip(&self, ip: u32) -> Option<&LocalIf> {
+        self.locals.iter().find(|l| l.ip == ip)
+    }
+
+    /// The local port with MAC address `mac`, if any.
+    #[inline]
+    pub fn local_by_mac(&self, mac: Mac) -> Option<&LocalIf> {
+        self.locals.iter().find(|l| l.mac == mac)
+    }
+}
+
+/// One of the appliance's own ports on a network: what `qr-…`, `qg-…` and the DHCP `tap…`
+/// were on the network node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalIf {
+    /// Neutron port id, for views.
+    pub port_id: String,
+    /// Its MAC address.
+    pub mac: Mac,
+    /// Its IPv4 address (host byte order).
+    pub ip: u32,
+    /// Prefix length of its subnet.
+    pub prefix_len: u8,
+    /// What it is.
+    pub kind: LocalKind,
+}
+
+/// What a local port is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LocalKind {
+    /// A router interface (`qr-…`) or gateway (`qg-…`) of router number `router` in
+    /// [`Snapshot::routers`].
+    Router(usize),
+    /// The network's DHCP port (`tap…` in `qdhcp-…`).
+    Dhcp,
 }
 
 /// The tunnel underlay: where GRE is terminated.
