@@ -82,6 +82,9 @@ pub fn compile(
         peers,
         peer_list,
         static_macs: cx.static_macs(),
+        dhcp: crate::compile_dhcp::servers(topo, &cx.tags),
+        routers: crate::compile_router::routers(topo, &cx.tags),
+        conntrack: Default::default(),
         mac: topo
             .mac_table
             .map_or_else(MacTableConf::default, |m| MacTableConf {
@@ -167,7 +170,9 @@ impl Ctx<'_> {
     /// ports, each with its first IPv4 address.
     fn locals(&self, net_id: &str) -> Vec<LocalIf> {
         let owned = self.topo.ports.iter().filter(|p| p.network_id == net_id);
-        owned.filter_map(|p| self.local_if(p)).collect()
+        let mut locals: Vec<LocalIf> = owned.filter_map(|p| self.local_if(p)).collect();
+        locals.extend(crate::compile_router::floating_locals(self.topo, net_id));
+        locals
     }
 
     /// The local port `p` is, if the appliance serves it.

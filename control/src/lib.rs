@@ -6,6 +6,8 @@
 
 pub mod addr;
 pub mod compile;
+mod compile_dhcp;
+mod compile_router;
 mod load;
 pub mod model;
 pub mod naming;

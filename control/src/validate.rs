@@ -2,6 +2,7 @@
 //! the resource (kind and id, or `#index` when the id is missing) and the field:
 //! `configs/x.toml: subnet c37d8ed0-…: cidr: invalid CIDR "10.0.0.0/33"`.
 
+mod dhcp;
 mod ids;
 mod network;
 mod port;

@@ -64,6 +64,37 @@ reasons! {
         NoUnderlay => "no_underlay",
         /// Transmit queue of the device was full.
         TxFull => "tx_full",
+        /// DHCP request whose IPv4, UDP or DHCP header or options do not parse: truncated,
+        /// no magic cookie, an option overrunning its field or repeated, a bad checksum.
+        DhcpMalformed => "dhcp_malformed",
+        /// BOOTP without a DHCP message type, an unknown type, or non-Ethernet hardware.
+        DhcpUnsupported => "dhcp_unsupported",
+        /// A server message (BOOTREPLY, udp 67 -> 68, OFFER/ACK/NAK) sent by a client.
+        DhcpNotRequest => "dhcp_not_request",
+        /// DHCP message from a MAC address no port of the network has.
+        DhcpNoBinding => "dhcp_no_binding",
+        /// DHCP message for another server (RFC 2131 §4.3.2: the client chose it).
+        DhcpOtherServer => "dhcp_other_server",
+        /// DHCP reply larger than the client accepts or than the buffer holds.
+        DhcpReplyTooBig => "dhcp_reply_too_big",
+        /// IPv4 header checksum wrong (RFC 1812 §5.2.2).
+        IpBadChecksum => "ip_bad_checksum",
+        /// No route to the destination (ICMP net unreachable sent).
+        NoRoute => "no_route",
+        /// TTL expired in transit (ICMP time exceeded sent).
+        TtlExceeded => "ttl_exceeded",
+        /// Larger than the egress MTU with DF set (ICMP fragmentation needed sent).
+        FragNeeded => "frag_needed",
+        /// Addressed to the router itself and not an echo request.
+        ToRouter => "to_router",
+        /// A non-first fragment of a flow whose ports would have to be translated.
+        FragmentNat => "fragment_nat",
+        /// Every SNAT port tried for the flow is in use.
+        NatPortsExhausted => "nat_ports_exhausted",
+        /// The translated flow collides with an existing session.
+        NatCollision => "nat_collision",
+        /// The connection table is full: a new connection is refused.
+        ConntrackFull => "conntrack_full",
     }
 }
 
@@ -82,6 +113,48 @@ pub struct PortCounters {
     pub tx_bytes: u64,
     /// Frames the device refused to send.
     pub tx_dropped: u64,
+}
+
+/// Counters of the router stage.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RouterStats {
+    /// IPv4 packets that reached a router.
+    pub received: u64,
+    /// Packets routed on.
+    pub forwarded: u64,
+    /// Echo replies sent for router addresses.
+    pub echo_replies: u64,
+    /// ICMP errors sent.
+    pub icmp_errors: u64,
+    /// ICMP errors not sent because of the rate limit.
+    pub icmp_rate_limited: u64,
+    /// ICMP errors received for the router itself.
+    pub icmp_errors_received: u64,
+    /// ICMP errors about translated flows, translated back.
+    pub icmp_errors_translated: u64,
+    /// Fragments made from larger packets.
+    pub fragments: u64,
+    /// New SNAT connections refused because no port was free.
+    pub nat_ports_exhausted: u64,
+    /// Gratuitous ARPs sent.
+    pub garps: u64,
+}
+
+/// Counters of the DHCP stage: messages answered and accepted, by type.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DhcpStats {
+    /// OFFERs sent (to DISCOVERs).
+    pub offers: u64,
+    /// ACKs sent to REQUESTs.
+    pub acks: u64,
+    /// NAKs sent.
+    pub naks: u64,
+    /// ACKs sent to INFORMs.
+    pub informs: u64,
+    /// RELEASEs accepted.
+    pub releases: u64,
+    /// DECLINEs accepted.
+    pub declines: u64,
 }
 
 /// Everything a worker counts.
@@ -103,6 +176,10 @@ pub struct Stats {
     pub arp_requests: u64,
     /// Broadcast copies given to the appliance's own ports that none of them wanted.
     pub local_ignored: u64,
+    /// The DHCP stage.
+    pub dhcp: DhcpStats,
+    /// The router stage.
+    pub router: RouterStats,
 }
 
 impl Default for Stats {
@@ -116,6 +193,8 @@ impl Default for Stats {
             arp_replies: 0,
             arp_requests: 0,
             local_ignored: 0,
+            dhcp: DhcpStats::default(),
+            router: RouterStats::default(),
         }
     }
 }

@@ -76,6 +76,13 @@ pub struct Subnet {
     /// Static routes handed out by DHCP.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub host_routes: Vec<Route>,
+    /// Domain name handed out by DHCP (option 15); `openstacklocal` when absent, as
+    /// Neutron's dnsmasq.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_domain: Option<String>,
+    /// DHCP lease time in seconds; 86400 when absent (Neutron's `dhcp_lease_duration`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dhcp_lease_duration: Option<u32>,
 }
 
 /// An inclusive range of addresses, `{ start = "10.0.0.2", end = "10.0.0.254" }`.

@@ -27,6 +27,10 @@ pub struct Port {
     /// Neutron name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Host name DHCP hands out (option 12); `host-<ip with dashes>` when absent, as
+    /// Neutron's dnsmasq.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_name: Option<String>,
     /// The network it belongs to.
     pub network_id: String,
     /// `fa:16:3e:51:a2:97`.

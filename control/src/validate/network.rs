@@ -107,6 +107,7 @@ pub(super) fn check_subnets<'a>(topo: &'a Topology, r: &mut Report) -> Subnets<'
         for (j, route) in s.host_routes.iter().enumerate() {
             check_route(route, &loc, &format!("host_routes[{j}]"), r);
         }
+        super::dhcp::check_subnet(s, &loc, r);
         let info = SubnetInfo {
             network_id: &s.network_id,
             cidr,

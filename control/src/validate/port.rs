@@ -58,6 +58,7 @@ pub(super) fn check(
             }
         }
         check_binding(topo, p, peers, &loc, r);
+        super::dhcp::check_port(p, &loc, r);
         check_owner(topo, p, &loc, r);
     }
 }

@@ -1,11 +1,11 @@
 //! The appliance's own ports on a network (router interfaces and gateway, DHCP port): ARP
 //! for their addresses, and dispatch of what is addressed to them.
 
-use super::{l2, Dataplane, Io};
+use super::{dhcp, l2, l3, tunnel, Dataplane, Io};
 use crate::frame::Frame;
 use crate::state::Millis;
 use crate::stats::DropReason;
-use crate::tables::{Dest, NetConf, PortIdx, Snapshot};
+use crate::tables::{Dest, LocalKind, NetConf, PortIdx, Snapshot};
 use crate::wire::{arp, be16, ethernet, Mac};
 
 /// Takes a frame switched to the appliance's own ports on `net`: unicast to one of their
@@ -24,6 +24,13 @@ pub(super) fn input<F: Frame, O: Io<F>>(
     let dst = Mac::from_bytes(&d[0..6]);
     let verdict = match be16(d, 12) {
         ethernet::ethertype::ARP => arp_input(dp, snap, in_port, net, frame, now, io),
+        ethernet::ethertype::IPV4 if dhcp::wants(snap, net, d) => {
+            dhcp::input(dp, snap, in_port, net, frame, now, io)
+        }
+        ethernet::ethertype::IPV4 => match net.local_by_mac(dst).map(|l| l.kind) {
+            Some(LocalKind::Router(r)) => l3::input(dp, snap, in_port, net, r, frame, now, io),
+            _ => Err(DropReason::NotForUs),
+        },
         _ => Err(DropReason::NotForUs),
     };
     match verdict {
@@ -49,7 +56,18 @@ fn arp_input<F: Frame, O: Io<F>>(
     let body = &frame.data()[ethernet::HEADER_LEN..];
     let pkt = arp::Packet::new_checked(body).map_err(|_| DropReason::Malformed)?;
     let req = arp::Repr::parse(&pkt).map_err(|_| DropReason::NotForUs)?;
-    let Some(me) = net.local_by_ip(req.tpa) else {
+    let me = net.local_by_ip(req.tpa);
+    // RFC 826: a router updates the sender it knows, and adds it when it is the target.
+    if req.sha.is_unicast()
+        && net
+            .locals
+            .iter()
+            .any(|l| matches!(l.kind, LocalKind::Router(_)))
+    {
+        let for_router = me.is_some_and(|l| matches!(l.kind, LocalKind::Router(_)));
+        l3::neighbour_seen(dp, snap, in_port, req.spa, req.sha, for_router, now, io);
+    }
+    let Some(me) = me else {
         return Err(DropReason::NotForUs);
     };
     if req.op != arp::op::REQUEST {
@@ -82,4 +100,43 @@ fn arp_input<F: Frame, O: Io<F>>(
         now,
         io,
     )
+}
+
+/// Sends a gratuitous ARP (RFC 5227 §3 announcement) for every router and floating address
+/// not announced yet, so that neighbours learn it at once; forgets removed ones.
+pub(super) fn announce<F: Frame, O: Io<F>>(
+    dp: &mut Dataplane<F>,
+    snap: &Snapshot,
+    now: Millis,
+    io: &mut O,
+) {
+    let current = |net: u16, ip: u32| {
+        snap.network(net).is_some_and(|n| {
+            n.locals
+                .iter()
+                .any(|l| l.ip == ip && matches!(l.kind, LocalKind::Router(_)))
+        })
+    };
+    dp.announced.retain(|&(net, ip)| current(net, ip));
+    for n in snap.networks.iter().flatten() {
+        for l in n
+            .locals
+            .iter()
+            .filter(|l| matches!(l.kind, LocalKind::Router(_)))
+        {
+            if dp.announced.contains(&(n.local_vlan, l.ip)) {
+                continue;
+            }
+            dp.announced.push((n.local_vlan, l.ip));
+            let Some(frame) = tunnel::arp_frame(io, l.mac, l.ip, Mac::ZERO, l.ip) else {
+                dp.stats.drops[DropReason::NoBuffer as usize] += 1;
+                continue;
+            };
+            dp.stats.router.garps += 1;
+            if let Err(reason) = l2::switch(dp, snap, 0, n.local_vlan, Dest::Local, frame, now, io)
+            {
+                dp.stats.drops[reason as usize] += 1;
+            }
+        }
+    }
 }

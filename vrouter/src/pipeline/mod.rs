@@ -8,15 +8,23 @@
 //! counts it against the ingress device.
 
 mod classify;
+mod dhcp;
+mod fragment;
+mod icmp;
 mod l2;
+mod l3;
 mod local;
+mod nat;
 mod output;
 mod tunnel;
 
 use crate::frame::Frame;
-use crate::state::{MacTable, Millis, Neighbours};
+use crate::state::{Conntrack, MacTable, Millis, Neighbours};
 use crate::stats::{DropReason, Stats};
-use crate::tables::{PortIdx, Snapshot};
+use crate::tables::{NetIdx, PortIdx, Snapshot};
+
+/// Conntrack slots examined for expiry per timer tick.
+const EXPIRE_BUDGET: usize = 65_536;
 
 /// What the pipeline needs from the I/O layer: a way out and fresh buffers.
 pub trait Io<F> {
@@ -34,6 +42,16 @@ pub struct Dataplane<F> {
     pub mac: MacTable,
     /// ARP cache of the tunnel underlay, with frames held for resolution.
     pub underlay_neigh: Neighbours<F>,
+    /// ARP cache of the routers' networks, with routed frames (and their network) held.
+    pub router_neigh: Neighbours<(NetIdx, F)>,
+    /// Connections of the routers (NAT sessions).
+    pub conntrack: Conntrack,
+    /// Router and floating addresses already announced by gratuitous ARP.
+    announced: Vec<(NetIdx, u32)>,
+    /// ICMP errors this worker may still send in the current second.
+    icmp_tokens: u32,
+    /// DHCP leases granted, for views.
+    pub leases: crate::state::Leases,
     /// Counters.
     pub stats: Stats,
     /// Identification of the next outer IPv4 header this worker emits.
@@ -46,6 +64,11 @@ impl<F: Frame> Dataplane<F> {
         let mut dp = Dataplane {
             mac: MacTable::new(snap.mac),
             underlay_neigh: Neighbours::default(),
+            router_neigh: Neighbours::default(),
+            conntrack: Conntrack::new(snap.conntrack.capacity),
+            announced: Vec::new(),
+            icmp_tokens: icmp::ERRORS_PER_SECOND,
+            leases: crate::state::Leases::default(),
             stats: Stats::default(),
             ip_ident: 0,
         };
@@ -56,6 +79,7 @@ impl<F: Frame> Dataplane<F> {
     /// Adapts the state to a newly published snapshot (static MACs, vanished ports).
     pub fn apply(&mut self, snap: &Snapshot, now: Millis) {
         self.mac.apply(snap, now);
+        self.conntrack.set_capacity(snap.conntrack.capacity);
         if self.stats.ports.len() < snap.ports.len() {
             self.stats.port(snap.ports.len() as PortIdx - 1);
         }
@@ -80,14 +104,28 @@ impl<F: Frame> Dataplane<F> {
         }
     }
 
-    /// Timers: MAC aging, ARP retries and refreshes. Call about once a second.
+    /// Timers: MAC aging, session expiry, ARP retries and refreshes, gratuitous ARP for
+    /// new router and floating addresses. Call about once a second.
     pub fn tick<O: Io<F>>(&mut self, snap: &Snapshot, now: Millis, io: &mut O) {
         self.mac.expire(now);
+        self.leases.expire(now);
+        self.conntrack.expire(now, EXPIRE_BUDGET);
+        self.icmp_tokens = icmp::ERRORS_PER_SECOND;
         let out = self.underlay_neigh.tick(now);
         self.stats.drops[DropReason::NeighbourTimeout as usize] += out.expired.len() as u64;
         for ip in out.requests {
             tunnel::send_arp_request(self, snap, ip, io);
         }
+        let out = self.router_neigh.tick(now);
+        self.stats.drops[DropReason::NeighbourTimeout as usize] += out.expired.len() as u64;
+        for ip in out.requests {
+            if let Some((r, p)) = l3::port_for(snap, ip) {
+                let port = &snap.routers[r].ports[p];
+                let (net, mac, src) = (port.net, port.mac, port.ip);
+                l3::send_arp_request(self, snap, 0, net, mac, src, ip, now, io);
+            }
+        }
+        local::announce(self, snap, now, io);
     }
 
     /// The next outer IPv4 identification (RFC 6864: any value for atomic datagrams).
@@ -97,5 +135,7 @@ impl<F: Frame> Dataplane<F> {
     }
 }
 
+#[cfg(test)]
+mod router_tests;
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,7 @@
 //! Pipeline tests: bytes in, verdict and bytes out, on `VecFrame`.
 
 use super::{Dataplane, Io};
-use crate::frame::{Frame, VecFrame};
+use crate::frame::VecFrame;
 use crate::stats::DropReason;
 use crate::tables::{
     Dest, MacTableConf, NetConf, PeerConf, PortConf, PortIdx, PortRole, Snapshot, Underlay,

@@ -204,31 +204,42 @@ pub(super) fn send_arp_request<F: Frame, O: Io<F>>(
     let Some(u) = snap.underlay.as_ref() else {
         return;
     };
-    let Some(mut frame) = io.alloc() else {
+    let Some(frame) = arp_frame(io, u.mac, u.local_ip, Mac::ZERO, ip) else {
         dp.stats.drops[DropReason::NoBuffer as usize] += 1;
         return;
     };
-    let Some(d) = frame.append(MIN_FRAME) else {
-        dp.stats.drops[DropReason::NoBuffer as usize] += 1;
-        return;
-    };
+    dp.stats.arp_requests += 1;
+    io.send(u.port, frame);
+}
+
+/// A new minimum-size frame holding an ARP request from `sha`/`spa` for `tpa` (broadcast
+/// when `tha` is zero, else a reply to `tha`).
+pub(super) fn arp_frame<F: Frame, O: Io<F>>(
+    io: &mut O,
+    sha: Mac,
+    spa: u32,
+    tha: Mac,
+    tpa: u32,
+) -> Option<F> {
+    let mut frame = io.alloc()?;
+    let d = frame.append(MIN_FRAME)?;
     d.fill(0);
+    let request = tha == Mac::ZERO;
     ethernet::Repr {
-        dst: Mac::BROADCAST,
-        src: u.mac,
+        dst: if request { Mac::BROADCAST } else { tha },
+        src: sha,
         ethertype: ethernet::ethertype::ARP,
     }
     .emit(d);
     arp::Repr {
-        op: arp::op::REQUEST,
-        sha: u.mac,
-        spa: u.local_ip,
-        tha: Mac::ZERO,
-        tpa: ip,
+        op: if request { arp::op::REQUEST } else { arp::op::REPLY },
+        sha,
+        spa,
+        tha,
+        tpa,
     }
     .emit(&mut d[ethernet::HEADER_LEN..]);
-    dp.stats.arp_requests += 1;
-    io.send(u.port, frame);
+    Some(frame)
 }
 
 /// The drop reason for a header that failed to parse.

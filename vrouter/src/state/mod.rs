@@ -1,9 +1,13 @@
 //! State the data plane owns and mutates. Each worker owns one instance of every table here;
 //! nothing in this module is shared between threads or locked.
 
+pub mod conntrack;
+pub mod leases;
 pub mod mac_table;
 pub mod neighbours;
 
+pub use conntrack::{Conntrack, Dir, FlowKey, Session};
+pub use leases::Leases;
 pub use mac_table::{Learn, MacEntry, MacTable};
 pub use neighbours::Neighbours;
 

@@ -5,8 +5,12 @@
 //! worker state (MAC table, neighbours) survives a change: a network is known by its local
 //! VLAN tag, a device by its attachment index, a tunnel peer by its remote IPv4 address.
 
+pub mod dhcp;
+pub mod router;
+
 use crate::wire::Mac;
 use hashbrown::HashMap;
+pub use router::{RouterConf, RouterPort, RouterPortIdx};
 
 /// Index of a device (DPDK port) the appliance attached, in attachment order.
 pub type PortIdx = u16;
@@ -45,6 +49,12 @@ pub struct Snapshot {
     pub static_macs: Vec<(NetIdx, Mac, Dest)>,
     /// MAC table limits.
     pub mac: MacTableConf,
+    /// DHCP servers by network, for networks with a DHCP port and a DHCP-enabled subnet.
+    pub dhcp: HashMap<NetIdx, dhcp::DhcpServer>,
+    /// Routers, by the index [`LocalKind::Router`] names.
+    pub routers: Vec<RouterConf>,
+    /// Connection tracking and NAT limits.
+    pub conntrack: ConntrackConf,
 }
 
 impl Snapshot {
@@ -215,5 +225,18 @@ impl Default for MacTableConf {
             capacity: 65536,
             aging_secs: 300,
         }
+    }
+}
+
+/// Limits of connection tracking (NAT sessions).
+#[derive(Clone, Copy, Debug)]
+pub struct ConntrackConf {
+    /// Sessions at most; a new connection beyond it is refused and counted.
+    pub capacity: usize,
+}
+
+impl Default for ConntrackConf {
+    fn default() -> Self {
+        ConntrackConf { capacity: 262_144 }
     }
 }

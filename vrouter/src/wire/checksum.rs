@@ -28,6 +28,13 @@ pub fn checksum(data: &[u8]) -> u16 {
     !fold(add(0, data))
 }
 
+/// The ones' complement sum (unfolded) of the IPv4 pseudo-header that TCP and UDP checksums
+/// cover: source, destination, zero, protocol and the transport length (RFC 768, RFC 793 §3.1).
+#[inline]
+pub fn pseudo_header_sum(src: u32, dst: u32, proto: u8, len: u16) -> u32 {
+    (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + proto as u32 + len as u32
+}
+
 /// Updates checksum `hc` after a 16-bit field changed from `old` to `new`:
 /// HC' = ~(~HC + ~m + m') (RFC 1624 eqn. 3).
 #[inline]
@@ -56,6 +63,17 @@ mod tests {
         assert_eq!(
             checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]),
             !0xddf2
+        );
+    }
+
+    #[test]
+    fn pseudo_header_sum_adds_the_words() {
+        let src = u32::from_be_bytes([10, 0, 0, 3]);
+        let dst = u32::from_be_bytes([255, 255, 255, 255]);
+        let bytes = [10, 0, 0, 3, 255, 255, 255, 255, 0, 17, 0x01, 0x2c];
+        assert_eq!(
+            fold(pseudo_header_sum(src, dst, 17, 300)),
+            fold(add(0, &bytes))
         );
     }
 

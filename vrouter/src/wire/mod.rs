@@ -4,9 +4,12 @@
 
 pub mod arp;
 pub mod checksum;
+pub mod dhcp;
 pub mod ethernet;
 pub mod gre;
+pub mod icmp;
 pub mod ipv4;
+pub mod udp;
 pub mod vlan;
 
 use core::fmt;

@@ -1,0 +1,113 @@
+//! `subnet.*`.
+
+use super::{alloc, deleted, network, object, resolve};
+use crate::addr::Ipv4Cidr;
+use crate::api::{ApiError, SubnetCreate, SubnetUpdate};
+use crate::model::{Subnet, Topology};
+use serde_json::{json, Value};
+
+/// The subnet with id or name `key`.
+pub(super) fn find<'a>(topo: &'a Topology, key: &str) -> Result<&'a Subnet, ApiError> {
+    let i = position(topo, key)?;
+    Ok(&topo.subnets[i])
+}
+
+/// The index of the subnet with id or name `key`.
+fn position(topo: &Topology, key: &str) -> Result<usize, ApiError> {
+    let name = |s: &Subnet| Some(s.name.as_str());
+    resolve::position(&topo.subnets, key, "subnet", |s| &s.id, name)
+}
+
+/// The subnet as shown, `enable_dhcp` included.
+pub(super) fn json(s: &Subnet) -> Value {
+    let mut o = object(s);
+    o.insert("enable_dhcp".into(), json!(s.enable_dhcp));
+    Value::Object(o)
+}
+
+/// The first host address of `cidr`, Neutron's default gateway; `None` for a bad CIDR
+/// (which validation reports).
+fn first_host(cidr: &str) -> Option<String> {
+    Ipv4Cidr::parse(cidr).map(|c| c.host_range().0.to_string())
+}
+
+/// Adds a subnet to a network.
+pub(super) fn create(topo: &mut Topology, a: &SubnetCreate) -> Result<Value, ApiError> {
+    let network_id = network::find(topo, &a.network)?.id.clone();
+    let gateway_ip = match (&a.gateway_ip, a.no_gateway) {
+        (Some(_), true) => {
+            return Err(ApiError::bad_request(
+                "gateway_ip and no_gateway exclude each other",
+            ))
+        }
+        (Some(gw), false) => Some(gw.clone()),
+        (None, true) => None,
+        (None, false) => first_host(&a.cidr),
+    };
+    let s = Subnet {
+        id: alloc::id_or_new(&a.id)?,
+        name: a.name.clone(),
+        network_id,
+        cidr: a.cidr.clone(),
+        gateway_ip,
+        allocation_pools: a.allocation_pools.clone(),
+        enable_dhcp: a.enable_dhcp.unwrap_or(true),
+        dns_nameservers: a.dns_nameservers.clone(),
+        host_routes: a.host_routes.clone(),
+    };
+    let out = json(&s);
+    topo.subnets.push(s);
+    Ok(out)
+}
+
+/// Changes the fields given.
+pub(super) fn update(topo: &mut Topology, a: &SubnetUpdate) -> Result<Value, ApiError> {
+    let i = position(topo, &a.id)?;
+    let s = &mut topo.subnets[i];
+    if a.no_gateway && a.gateway_ip.is_some() {
+        return Err(ApiError::bad_request(
+            "gateway_ip and no_gateway exclude each other",
+        ));
+    }
+    if let Some(name) = &a.name {
+        s.name = name.clone();
+    }
+    if a.no_gateway {
+        s.gateway_ip = None;
+    } else if a.gateway_ip.is_some() {
+        s.gateway_ip = a.gateway_ip.clone();
+    }
+    if let Some(pools) = &a.allocation_pools {
+        s.allocation_pools = pools.clone();
+    }
+    if let Some(dhcp) = a.enable_dhcp {
+        s.enable_dhcp = dhcp;
+    }
+    if let Some(dns) = &a.dns_nameservers {
+        s.dns_nameservers = dns.clone();
+    }
+    if let Some(routes) = &a.host_routes {
+        s.host_routes = routes.clone();
+    }
+    Ok(json(s))
+}
+
+/// Deletes a subnet no port has an address on.
+pub(super) fn delete(topo: &mut Topology, key: &str) -> Result<Value, ApiError> {
+    let i = position(topo, key)?;
+    let id = topo.subnets[i].id.clone();
+    let users: Vec<&str> = topo
+        .ports
+        .iter()
+        .filter(|p| p.fixed_ips.iter().any(|f| f.subnet_id == id))
+        .map(|p| p.id.as_str())
+        .collect();
+    if !users.is_empty() {
+        return Err(ApiError::conflict(format!(
+            "subnet {id} still has addresses of port(s) {}; delete them first",
+            users.join(", ")
+        )));
+    }
+    topo.subnets.remove(i);
+    Ok(deleted(&id))
+}

@@ -1,0 +1,203 @@
+//! ICMP the router originates: echo replies for its own addresses, and errors about packets
+//! it cannot forward (RFC 1812 §4.3), rate-limited.
+
+use super::l3::{Ip4, L3};
+use super::{l2, Dataplane, Io};
+use crate::frame::Frame;
+use crate::state::Millis;
+use crate::stats::DropReason;
+use crate::tables::router::{RouterConf, RouterPortIdx};
+use crate::tables::{Dest, NetConf, PortIdx, Snapshot};
+use crate::wire::checksum::{self, update16};
+use crate::wire::{be16, ethernet, icmp as wicmp, ipv4, put16, put32, Mac};
+
+/// Bytes of the offending datagram an error quotes at most: the error stays within 576
+/// bytes (RFC 1812 §4.3.2.3).
+const QUOTE_MAX: usize = 576 - ipv4::MIN_HEADER_LEN - wicmp::HEADER_LEN;
+/// ICMP errors a worker sends per second at most (RFC 1812 §4.3.2.8).
+pub(super) const ERRORS_PER_SECOND: u32 = 1000;
+/// TOS of errors: internetwork control (RFC 1812 §4.3.2.5).
+const ERROR_TOS: u8 = 0xc0;
+
+/// An ICMP error to send, and the reason the offending packet is dropped.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Msg {
+    kind: u8,
+    code: u8,
+    rest: [u8; 4],
+    reason: DropReason,
+}
+
+/// Destination net unreachable: no route.
+pub(super) const NET_UNREACHABLE: Msg = Msg {
+    kind: wicmp::kind::DEST_UNREACHABLE,
+    code: wicmp::unreachable::NET,
+    rest: [0; 4],
+    reason: DropReason::NoRoute,
+};
+/// Time exceeded in transit.
+pub(super) const TTL_EXCEEDED: Msg = Msg {
+    kind: wicmp::kind::TIME_EXCEEDED,
+    code: 0,
+    rest: [0; 4],
+    reason: DropReason::TtlExceeded,
+};
+/// Port unreachable: nothing listens on the router's address.
+const PORT_UNREACHABLE: Msg = Msg {
+    kind: wicmp::kind::DEST_UNREACHABLE,
+    code: wicmp::unreachable::PORT,
+    rest: [0; 4],
+    reason: DropReason::ToRouter,
+};
+
+/// Fragmentation needed and DF set, with the next-hop MTU (RFC 1191 §4).
+pub(super) fn frag_needed(mtu: u16) -> Msg {
+    let m = mtu.to_be_bytes();
+    Msg {
+        kind: wicmp::kind::DEST_UNREACHABLE,
+        code: wicmp::unreachable::FRAG_NEEDED,
+        rest: [0, 0, m[0], m[1]],
+        reason: DropReason::FragNeeded,
+    }
+}
+
+/// Drops `frame` with the reason of `msg`, and sends `msg` about it to its source from
+/// router port `in_rp`, unless RFC 1812 §4.3.2.7 forbids an error about this packet.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn error<F: Frame, O: Io<F>>(
+    dp: &mut Dataplane<F>,
+    snap: &Snapshot,
+    in_port: PortIdx,
+    net: &NetConf,
+    r: &RouterConf,
+    in_rp: RouterPortIdx,
+    frame: &F,
+    m: &Ip4,
+    msg: Msg,
+    now: Millis,
+    io: &mut O,
+) -> Result<(), DropReason> {
+    let d = frame.data();
+    let src = m.key.src;
+    let forbidden = m
+        .icmp_type
+        .is_some_and(|t| !matches!(t, wicmp::kind::ECHO_REQUEST | wicmp::kind::ECHO_REPLY))
+        || m.frag & 0x1fff != 0
+        || Mac::from_bytes(&d[0..6]).is_multicast()
+        || src == 0
+        || src >> 24 == 127
+        || src >> 28 >= 14
+        || m.key.dst >> 28 >= 14;
+    if forbidden {
+        return Err(msg.reason);
+    }
+    if dp.icmp_tokens == 0 {
+        dp.stats.router.icmp_rate_limited += 1;
+        return Err(msg.reason);
+    }
+    dp.icmp_tokens -= 1;
+    let quote = (m.total).min(QUOTE_MAX);
+    let len = L3 + ipv4::MIN_HEADER_LEN + wicmp::HEADER_LEN + quote;
+    let Some(mut out) = io.alloc() else {
+        dp.stats.drops[DropReason::NoBuffer as usize] += 1;
+        return Err(msg.reason);
+    };
+    let port = &r.ports[in_rp];
+    let ident = dp.next_ident();
+    let Some(b) = out.append(len) else {
+        dp.stats.drops[DropReason::NoBuffer as usize] += 1;
+        return Err(msg.reason);
+    };
+    ethernet::Repr {
+        dst: Mac::from_bytes(&d[6..12]),
+        src: port.mac,
+        ethertype: ethernet::ethertype::IPV4,
+    }
+    .emit(b);
+    ipv4::Repr {
+        tos: ERROR_TOS,
+        payload_len: (wicmp::HEADER_LEN + quote) as u16,
+        ident,
+        frag_word: 0,
+        ttl: 64,
+        protocol: ipv4::proto::ICMP,
+        src: port.ip,
+        dst: src,
+    }
+    .emit(&mut b[L3..]);
+    let icmp_at = L3 + ipv4::MIN_HEADER_LEN;
+    b[icmp_at + wicmp::HEADER_LEN..].copy_from_slice(&d[L3..L3 + quote]);
+    wicmp::emit(&mut b[icmp_at..], msg.kind, msg.code, msg.rest);
+    dp.stats.router.icmp_errors += 1;
+    if let Err(reason) = l2::switch(dp, snap, in_port, net.local_vlan, Dest::Local, out, now, io) {
+        dp.stats.drop(in_port, reason);
+    }
+    Err(msg.reason)
+}
+
+/// A packet addressed to one of the router's own addresses: echo requests are answered in
+/// place (RFC 792), UDP gets port unreachable, the rest is dropped.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn to_router<F: Frame, O: Io<F>>(
+    dp: &mut Dataplane<F>,
+    snap: &Snapshot,
+    in_port: PortIdx,
+    net: &NetConf,
+    r: &RouterConf,
+    in_rp: RouterPortIdx,
+    mut frame: F,
+    m: &Ip4,
+    now: Millis,
+    io: &mut O,
+) -> Result<(), DropReason> {
+    match (m.key.proto, m.icmp_type) {
+        (ipv4::proto::ICMP, Some(wicmp::kind::ECHO_REQUEST)) if !m.is_fragment() => {}
+        (ipv4::proto::UDP, _) => {
+            return error(
+                dp,
+                snap,
+                in_port,
+                net,
+                r,
+                in_rp,
+                &frame,
+                m,
+                PORT_UNREACHABLE,
+                now,
+                io,
+            )
+        }
+        _ => return Err(DropReason::ToRouter),
+    }
+    let icmp_at = L3 + m.hl;
+    let d = frame.data_mut();
+    let peer = Mac::from_bytes(&d[6..12]);
+    ethernet::Repr {
+        dst: peer,
+        src: r.ports[in_rp].mac,
+        ethertype: ethernet::ethertype::IPV4,
+    }
+    .emit(d);
+    // Echo reply: type 8 → 0 in the first word, addresses swapped, a fresh TTL.
+    let c = update16(be16(d, icmp_at + 2), be16(d, icmp_at), 0);
+    d[icmp_at] = wicmp::kind::ECHO_REPLY;
+    d[icmp_at + 1] = 0;
+    put16(d, icmp_at + 2, c);
+    put32(d, L3 + 12, m.key.dst);
+    put32(d, L3 + 16, m.key.src);
+    d[L3 + 8] = 64;
+    put16(d, L3 + 10, 0);
+    let c = checksum::checksum(&d[L3..L3 + m.hl]);
+    put16(d, L3 + 10, c);
+    dp.stats.router.echo_replies += 1;
+    l2::switch(
+        dp,
+        snap,
+        in_port,
+        net.local_vlan,
+        Dest::Local,
+        frame,
+        now,
+        io,
+    )
+}

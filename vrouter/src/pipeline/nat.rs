@@ -1,0 +1,330 @@
+//! NAT of the router through connection tracking: floating IPs 1:1 (DNAT in, SNAT out),
+//! SNAT with port allocation to the gateway address (`enable_snat`), hairpin, and ICMP
+//! errors about translated flows (RFC 5508 §4.2 style: the quoted datagram is translated
+//! back too). Checksums are updated incrementally (RFC 1624).
+
+use super::l3::{Ip4, L3};
+use super::{l3, Dataplane, Io};
+use crate::frame::Frame;
+use crate::state::conntrack::CtError;
+use crate::state::{Dir, FlowKey, Millis};
+use crate::stats::DropReason;
+use crate::tables::router::{RouterConf, RouterPortIdx};
+use crate::tables::{PortIdx, Snapshot};
+use crate::wire::checksum::{self, update16, update32};
+use crate::wire::{be16, be32, icmp as wicmp, ipv4, put16, put32};
+
+/// First port SNAT allocates (below are the well-known and registered ports of the host).
+const PORT_MIN: u16 = 1024;
+/// Candidate ports tried before a new SNAT connection is refused: refusal stays cheap when
+/// the ports of an address run out.
+const PORT_PROBES: u32 = 64;
+
+/// How the source of a first packet is translated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Snat {
+    /// To a floating IP, ports kept (1:1).
+    Floating(u32),
+    /// To the gateway address, with a port allocated.
+    Gateway(u32),
+}
+
+/// What NAT does with a packet.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Plan {
+    /// It belongs to session `.0`, in direction `.1`.
+    Existing(u32, Dir),
+    /// A first packet: destination to a fixed IP, and/or source translated.
+    New {
+        /// Fixed IP behind the floating IP it is addressed to.
+        dnat: Option<u32>,
+        /// Source translation.
+        snat: Option<Snat>,
+    },
+    /// Routed without translation and without a session.
+    Plain,
+}
+
+/// Decides the translation of a first packet that arrived on port `in_rp` of `r`.
+pub(super) fn plan_new(r: &RouterConf, in_rp: RouterPortIdx, m: &Ip4) -> Plan {
+    let dnat = r.fixed_of.get(&m.key.dst).copied();
+    let dst = dnat.unwrap_or(m.key.dst);
+    let Some((out_rp, _)) = r.lookup(dst) else {
+        return Plan::Plain;
+    };
+    let inside_out = !r.ports[in_rp].external && r.ports[out_rp].external;
+    let hairpin = dnat.is_some() && !r.ports[in_rp].external && !r.ports[out_rp].external;
+    let snat = if inside_out || hairpin {
+        match r.floating_of.get(&m.key.src) {
+            Some(&fip) => Some(Snat::Floating(fip)),
+            None => r.snat_ip.map(Snat::Gateway),
+        }
+    } else {
+        None
+    };
+    if dnat.is_none() && snat.is_none() {
+        Plan::Plain
+    } else {
+        Plan::New { dnat, snat }
+    }
+}
+
+/// The tuple the packet will carry once translated (ports of a gateway SNAT are chosen
+/// by [`commit`]).
+pub(super) fn target<F>(dp: &Dataplane<F>, plan: &Plan, m: &Ip4) -> FlowKey {
+    match *plan {
+        Plan::Existing(idx, dir) => match dp.conntrack.get(idx) {
+            Some(s) if dir == Dir::Orig => s.reply.reverse(),
+            Some(s) => s.orig.reverse(),
+            None => m.key,
+        },
+        Plan::New { dnat, snat } => {
+            let mut t = m.key;
+            if let Some(fixed) = dnat {
+                t.dst = fixed;
+            }
+            match snat {
+                Some(Snat::Floating(ip) | Snat::Gateway(ip)) => t.src = ip,
+                None => {}
+            }
+            t
+        }
+        Plan::Plain => m.key,
+    }
+}
+
+/// Creates the session of a first packet (allocating a port for gateway SNAT) or counts
+/// the packet on its session; returns the final translated tuple.
+pub(super) fn commit<F>(
+    dp: &mut Dataplane<F>,
+    plan: &Plan,
+    m: &Ip4,
+    mut t: FlowKey,
+    now: Millis,
+) -> Result<FlowKey, DropReason> {
+    match *plan {
+        Plan::Plain => Ok(t),
+        Plan::Existing(idx, dir) => {
+            if let Some(s) = dp.conntrack.get_mut(idx) {
+                s.touch(dir, m.total, m.tcp_flags, now);
+            }
+            Ok(t)
+        }
+        // A fragment without ports cannot start a session: 1:1 NAT translates it by address
+        // alone, a port translation cannot.
+        Plan::New { snat, .. } if !m.has_l4 => match snat {
+            Some(Snat::Gateway(_)) => Err(DropReason::FragmentNat),
+            _ => Ok(t),
+        },
+        Plan::New { snat, .. } => {
+            if matches!(snat, Some(Snat::Gateway(_))) && has_ports(m) {
+                let port = allocate_port(dp, m, t).ok_or_else(|| {
+                    dp.stats.router.nat_ports_exhausted += 1;
+                    DropReason::NatPortsExhausted
+                })?;
+                t.sport = port;
+                if m.key.proto == ipv4::proto::ICMP {
+                    t.dport = port;
+                }
+            }
+            let idx = dp.conntrack.create(m.key, t, now).map_err(|e| match e {
+                CtError::Full => DropReason::ConntrackFull,
+                CtError::Collision => DropReason::NatCollision,
+            })?;
+            if let Some(s) = dp.conntrack.get_mut(idx) {
+                s.touch(Dir::Orig, m.total, m.tcp_flags, now);
+            }
+            Ok(t)
+        }
+    }
+}
+
+/// True if the flow has ports (TCP, UDP) or an echo id (ICMP echo) to translate.
+fn has_ports(m: &Ip4) -> bool {
+    matches!(m.key.proto, ipv4::proto::TCP | ipv4::proto::UDP)
+        || matches!(
+            m.icmp_type,
+            Some(wicmp::kind::ECHO_REQUEST | wicmp::kind::ECHO_REPLY)
+        )
+}
+
+/// A source port (or echo id) for `t` whose reply key no session uses: the original port
+/// if free, else a few candidates spread over 1024-65535 from a hash of the flow.
+fn allocate_port<F>(dp: &Dataplane<F>, m: &Ip4, t: FlowKey) -> Option<u16> {
+    let free = |t: &FlowKey, p: u16| {
+        let mut c = *t;
+        c.sport = p;
+        if c.proto == ipv4::proto::ICMP {
+            c.dport = p;
+        }
+        !dp.conntrack.contains(&c.reverse())
+    };
+    if m.key.sport >= PORT_MIN && free(&t, m.key.sport) {
+        return Some(m.key.sport);
+    }
+    let span = u32::from(u16::MAX - PORT_MIN) + 1;
+    let h = (m.key.src ^ m.key.dst.rotate_left(7))
+        .wrapping_mul(0x9e37_79b1)
+        .wrapping_add(u32::from(m.key.sport) << 16 | u32::from(m.key.dport));
+    for i in 0..PORT_PROBES {
+        let p = PORT_MIN + ((h.wrapping_add(i.wrapping_mul(7919))) % span) as u16;
+        if free(&t, p) {
+            return Some(p);
+        }
+    }
+    None
+}
+
+/// Rewrites addresses and ports of the packet at [`L3`] from `m.key` to `t`, updating the
+/// IPv4, TCP, UDP and ICMP checksums incrementally.
+pub(super) fn rewrite(d: &mut [u8], m: &Ip4, t: &FlowKey) {
+    rewrite_at(d, L3, m.hl, m.has_l4, &m.key, t);
+}
+
+/// Rewrites the IPv4 packet at `at` (header length `hl`, L4 header present if `has_l4`)
+/// from tuple `from` to `t`. Checksum fields beyond the end of `d` (a quoted datagram is
+/// cut short) are left alone.
+fn rewrite_at(d: &mut [u8], at: usize, hl: usize, has_l4: bool, from: &FlowKey, t: &FlowKey) {
+    let l4 = at + hl;
+    let len = d.len();
+    let fits = |n: usize| l4 + n <= len;
+    let csum_at = match (has_l4, from.proto) {
+        (true, ipv4::proto::TCP) if fits(18) => Some(l4 + 16),
+        (true, ipv4::proto::UDP) if fits(8) && be16(d, l4 + 6) != 0 => Some(l4 + 6),
+        (true, ipv4::proto::ICMP) if fits(8) => Some(l4 + 2),
+        _ => None,
+    };
+    // ICMP has no pseudo-header: only its id is covered by its checksum.
+    let pseudo = csum_at.is_some() && from.proto != ipv4::proto::ICMP;
+    for (off, old, new) in [(12, from.src, t.src), (16, from.dst, t.dst)] {
+        if old == new {
+            continue;
+        }
+        put32(d, at + off, new);
+        let c = update32(be16(d, at + 10), old, new);
+        put16(d, at + 10, c);
+        if let (true, Some(c_at)) = (pseudo, csum_at) {
+            let c = update32(be16(d, c_at), old, new);
+            put16(d, c_at, c);
+        }
+    }
+    if !has_l4 || !fits(8) {
+        return;
+    }
+    let ports: &[(usize, u16, u16)] = if from.proto == ipv4::proto::ICMP {
+        &[(l4 + 4, from.sport, t.sport)]
+    } else {
+        &[(l4, from.sport, t.sport), (l4 + 2, from.dport, t.dport)]
+    };
+    for &(off, old, new) in ports {
+        if old == new {
+            continue;
+        }
+        put16(d, off, new);
+        if let Some(c_at) = csum_at {
+            let c = update16(be16(d, c_at), old, new);
+            put16(d, c_at, c);
+        }
+    }
+    // RFC 768: a computed UDP checksum of zero is sent as all ones.
+    if let (ipv4::proto::UDP, Some(c_at)) = (from.proto, csum_at) {
+        if be16(d, c_at) == 0 {
+            put16(d, c_at, 0xffff);
+        }
+    }
+}
+
+/// An ICMP error arriving at the router: if the datagram it quotes belongs to a session,
+/// the error goes to that session's original host with the quoted datagram translated
+/// back; otherwise it is routed (or taken) as it is.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn icmp_error_input<F: Frame, O: Io<F>>(
+    dp: &mut Dataplane<F>,
+    snap: &Snapshot,
+    in_port: PortIdx,
+    r: &RouterConf,
+    router: usize,
+    mut frame: F,
+    m: &Ip4,
+    now: Millis,
+    io: &mut O,
+) -> Result<(), DropReason> {
+    let q = L3 + m.hl + wicmp::HEADER_LEN;
+    let d = frame.data();
+    let quoted = quoted_key(&d[q..], router as u16).ok_or(DropReason::Malformed)?;
+    let Some((idx, dir)) = dp.conntrack.lookup(&quoted.reverse()) else {
+        if r.owns(m.key.dst) {
+            dp.stats.router.icmp_errors_received += 1;
+            return Ok(());
+        }
+        return forward_plain(dp, snap, in_port, r, frame, m, now, io);
+    };
+    let s = *dp.conntrack.get(idx).ok_or(DropReason::Malformed)?;
+    // The quoted datagram as its sender emitted it, before translation.
+    let before = if dir == Dir::Reply { s.orig } else { s.reply };
+    let ihl = usize::from(d[q] & 0x0f) * 4;
+    let d = frame.data_mut();
+    rewrite_at(d, q, ihl, true, &quoted, &before);
+    let old_dst = m.key.dst;
+    put32(d, L3 + 16, before.src);
+    let c = update32(be16(d, L3 + 10), old_dst, before.src);
+    put16(d, L3 + 10, c);
+    let icmp_at = L3 + m.hl;
+    put16(d, icmp_at + 2, 0);
+    let c = checksum::checksum(&d[icmp_at..L3 + m.total]);
+    put16(d, icmp_at + 2, c);
+    dp.stats.router.icmp_errors_translated += 1;
+    let mut moved = *m;
+    moved.key.dst = before.src;
+    forward_plain(dp, snap, in_port, r, frame, &moved, now, io)
+}
+
+/// The connection key of a datagram quoted in an ICMP error (its header and 8 bytes).
+fn quoted_key(b: &[u8], zone: u16) -> Option<FlowKey> {
+    if b.len() < ipv4::MIN_HEADER_LEN + 8 || b[0] >> 4 != 4 {
+        return None;
+    }
+    let ihl = usize::from(b[0] & 0x0f) * 4;
+    if ihl < ipv4::MIN_HEADER_LEN || b.len() < ihl + 8 {
+        return None;
+    }
+    let proto = b[9];
+    let l4 = &b[ihl..];
+    let (sport, dport) = match proto {
+        ipv4::proto::ICMP => (be16(l4, 4), be16(l4, 4)),
+        _ => (be16(l4, 0), be16(l4, 2)),
+    };
+    Some(FlowKey {
+        zone,
+        proto,
+        src: be32(b, 12),
+        dst: be32(b, 16),
+        sport,
+        dport,
+    })
+}
+
+/// Routes a packet without translation (TTL decremented; no ICMP error about it, as
+/// RFC 1812 §4.3.2.7 forbids errors about ICMP errors).
+#[allow(clippy::too_many_arguments)]
+fn forward_plain<F: Frame, O: Io<F>>(
+    dp: &mut Dataplane<F>,
+    snap: &Snapshot,
+    in_port: PortIdx,
+    r: &RouterConf,
+    mut frame: F,
+    m: &Ip4,
+    now: Millis,
+    io: &mut O,
+) -> Result<(), DropReason> {
+    let (out_rp, next_hop) = r.lookup(m.key.dst).ok_or(DropReason::NoRoute)?;
+    if m.ttl <= 1 {
+        return Err(DropReason::TtlExceeded);
+    }
+    if m.total > usize::from(r.ports[out_rp].mtu) {
+        return Err(DropReason::FragNeeded);
+    }
+    l3::decrement_ttl(frame.data_mut());
+    dp.stats.router.forwarded += 1;
+    l3::output(dp, snap, in_port, r, out_rp, next_hop, frame, now, io)
+}

@@ -1,0 +1,588 @@
+//! Router stage tests: bytes in, verdict and bytes out. Expected frames are built here from
+//! scratch (checksums computed in full), so they also check the incremental updates.
+
+use super::{Dataplane, Io};
+use crate::frame::VecFrame;
+use crate::stats::DropReason;
+use crate::tables::router::{Route, RouterConf, RouterPort};
+use crate::tables::{
+    ConntrackConf, Dest, LocalIf, LocalKind, NetConf, PortConf, PortIdx, PortRole, Snapshot,
+};
+use crate::wire::checksum;
+use crate::Mac;
+
+const VM: PortIdx = 0;
+const EXT: PortIdx = 1;
+const TENANT: u16 = 10;
+const EXTNET: u16 = 11;
+const QR: [u8; 6] = [0xfa, 0x16, 0x3e, 0xf7, 0xe6, 0x9c];
+const QG: [u8; 6] = [0xfa, 0x16, 0x3e, 0x78, 0x39, 0xe9];
+const VM1: [u8; 6] = [0xfa, 0x16, 0x3e, 0x75, 0xe0, 0x5a];
+const VM2: [u8; 6] = [0xfa, 0x16, 0x3e, 0x51, 0xa2, 0x97];
+const UP: [u8; 6] = [0x52, 0x54, 0x00, 0x01, 0x01, 0xfe];
+const VM1_IP: [u8; 4] = [10, 0, 0, 10];
+const VM2_IP: [u8; 4] = [10, 0, 0, 9];
+const QR_IP: [u8; 4] = [10, 0, 0, 1];
+const GW_IP: [u8; 4] = [10, 1, 101, 80];
+const FIP: [u8; 4] = [10, 1, 101, 82];
+const UP_IP: [u8; 4] = [10, 1, 101, 254];
+const REMOTE: [u8; 4] = [8, 8, 8, 8];
+
+fn ip(a: [u8; 4]) -> u32 {
+    u32::from_be_bytes(a)
+}
+
+fn local(port_id: &str, mac: [u8; 6], a: [u8; 4]) -> LocalIf {
+    LocalIf {
+        port_id: port_id.into(),
+        mac: Mac(mac),
+        ip: ip(a),
+        prefix_len: 24,
+        kind: LocalKind::Router(0),
+    }
+}
+
+fn net(tag: u16, mtu: u16, port: PortIdx, locals: Vec<LocalIf>) -> NetConf {
+    NetConf {
+        id: format!("net{tag}"),
+        name: format!("net{tag}"),
+        local_vlan: tag,
+        tunnel_key: None,
+        mtu,
+        members: vec![(port, None)],
+        locals,
+    }
+}
+
+fn snapshot() -> Snapshot {
+    let mut s = Snapshot {
+        ports: vec![
+            PortConf {
+                name: "tapd7233b80-9d".into(),
+                role: PortRole::Access { net: TENANT },
+            },
+            PortConf {
+                name: "eth2".into(),
+                role: PortRole::Access { net: EXTNET },
+            },
+        ],
+        networks: vec![None; 12],
+        static_macs: vec![
+            (TENANT, Mac(QR), Dest::Local),
+            (EXTNET, Mac(QG), Dest::Local),
+        ],
+        conntrack: ConntrackConf { capacity: 16 },
+        ..Snapshot::default()
+    };
+    s.networks[TENANT as usize] = Some(net(TENANT, 1458, VM, vec![local("qr", QR, QR_IP)]));
+    s.networks[EXTNET as usize] = Some(net(
+        EXTNET,
+        1500,
+        EXT,
+        vec![local("qg", QG, GW_IP), local("fip", QG, FIP)],
+    ));
+    let port = |net, mac, a, mtu, external| RouterPort {
+        port_id: String::new(),
+        net,
+        mac: Mac(mac),
+        ip: ip(a),
+        prefix_len: 24,
+        mtu,
+        external,
+    };
+    let mut r = RouterConf {
+        id: "680944ad-679c-4fe8-ae4b-258cd8ac337f".into(),
+        name: "tenant-R1".into(),
+        ports: vec![
+            port(TENANT, QR, QR_IP, 1458, false),
+            port(EXTNET, QG, GW_IP, 1500, true),
+        ],
+        routes: vec![
+            Route {
+                prefix: ip([10, 0, 0, 0]),
+                len: 24,
+                via: None,
+                port: 0,
+            },
+            Route {
+                prefix: ip([10, 1, 101, 0]),
+                len: 24,
+                via: None,
+                port: 1,
+            },
+            Route {
+                prefix: 0,
+                len: 0,
+                via: Some(ip(UP_IP)),
+                port: 1,
+            },
+        ],
+        snat_ip: Some(ip(GW_IP)),
+        ..RouterConf::default()
+    };
+    r.sort_routes();
+    r.fixed_of.insert(ip(FIP), ip(VM2_IP));
+    r.floating_of.insert(ip(VM2_IP), ip(FIP));
+    s.routers.push(r);
+    s
+}
+
+#[derive(Default)]
+struct TestIo {
+    sent: Vec<(PortIdx, Vec<u8>)>,
+}
+
+impl Io<VecFrame> for TestIo {
+    fn send(&mut self, port: PortIdx, frame: VecFrame) {
+        self.sent.push((port, frame.to_vec()));
+    }
+    fn alloc(&mut self) -> Option<VecFrame> {
+        Some(VecFrame::new(&[]))
+    }
+}
+
+struct Rig {
+    snap: Snapshot,
+    dp: Dataplane<VecFrame>,
+    io: TestIo,
+}
+
+impl Rig {
+    /// A router whose neighbours (the two VMs and the upstream gateway) are resolved.
+    fn new() -> Rig {
+        let snap = snapshot();
+        let dp = Dataplane::new(&snap, 0);
+        let mut r = Rig {
+            snap,
+            dp,
+            io: TestIo::default(),
+        };
+        r.rx(VM, &arp_reply(VM1, VM1_IP, QR, QR_IP));
+        r.rx(VM, &arp_reply(VM2, VM2_IP, QR, QR_IP));
+        r.rx(EXT, &arp_reply(UP, UP_IP, QG, GW_IP));
+        r
+    }
+    fn rx(&mut self, port: PortIdx, bytes: &[u8]) -> Vec<(PortIdx, Vec<u8>)> {
+        self.dp
+            .rx(&self.snap, port, [VecFrame::new(bytes)], 1000, &mut self.io);
+        std::mem::take(&mut self.io.sent)
+    }
+    fn drops(&self, r: DropReason) -> u64 {
+        self.dp.stats.drops[r as usize]
+    }
+}
+
+fn arp_reply(sha: [u8; 6], spa: [u8; 4], tha: [u8; 6], tpa: [u8; 4]) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&tha);
+    f.extend_from_slice(&sha);
+    f.extend_from_slice(&[0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 2]);
+    f.extend_from_slice(&sha);
+    f.extend_from_slice(&spa);
+    f.extend_from_slice(&tha);
+    f.extend_from_slice(&tpa);
+    f
+}
+
+/// An IPv4 packet in Ethernet with the given header fields and L4 bytes; the IPv4 checksum
+/// and, for UDP/TCP/ICMP, the L4 checksum are computed in full.
+#[allow(clippy::too_many_arguments)]
+fn packet(
+    dmac: [u8; 6],
+    smac: [u8; 6],
+    src: [u8; 4],
+    dst: [u8; 4],
+    ttl: u8,
+    frag: u16,
+    proto: u8,
+    l4: &[u8],
+) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&dmac);
+    f.extend_from_slice(&smac);
+    f.extend_from_slice(&[0x08, 0x00]);
+    let total = (20 + l4.len()) as u16;
+    let mut h = vec![0x45, 0];
+    h.extend_from_slice(&total.to_be_bytes());
+    h.extend_from_slice(&[0x12, 0x34]);
+    h.extend_from_slice(&frag.to_be_bytes());
+    h.extend_from_slice(&[ttl, proto, 0, 0]);
+    h.extend_from_slice(&src);
+    h.extend_from_slice(&dst);
+    let c = checksum::checksum(&h);
+    h[10..12].copy_from_slice(&c.to_be_bytes());
+    f.extend_from_slice(&h);
+    let mut l4 = l4.to_vec();
+    let at = match proto {
+        17 => Some(6),
+        6 => Some(16),
+        1 => Some(2),
+        _ => None,
+    };
+    if let Some(at) = at {
+        l4[at..at + 2].copy_from_slice(&[0, 0]);
+        let mut sum = checksum::add(0, &l4);
+        if proto != 1 {
+            sum = checksum::add(sum, &src);
+            sum = checksum::add(sum, &dst);
+            sum += u32::from(proto) + l4.len() as u32;
+        }
+        let c = !checksum::fold(sum);
+        let c = if proto == 17 && c == 0 { 0xffff } else { c };
+        l4[at..at + 2].copy_from_slice(&c.to_be_bytes());
+    }
+    f.extend_from_slice(&l4);
+    f
+}
+
+fn udp(sport: u16, dport: u16, data: &[u8]) -> Vec<u8> {
+    let mut u = Vec::new();
+    u.extend_from_slice(&sport.to_be_bytes());
+    u.extend_from_slice(&dport.to_be_bytes());
+    u.extend_from_slice(&((8 + data.len()) as u16).to_be_bytes());
+    u.extend_from_slice(&[0, 0]);
+    u.extend_from_slice(data);
+    u
+}
+
+fn tcp(sport: u16, dport: u16, flags: u8) -> Vec<u8> {
+    let mut t = Vec::new();
+    t.extend_from_slice(&sport.to_be_bytes());
+    t.extend_from_slice(&dport.to_be_bytes());
+    t.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    t
+}
+
+fn echo(kind: u8, id: u16, seq: u16) -> Vec<u8> {
+    let mut e = vec![kind, 0, 0, 0];
+    e.extend_from_slice(&id.to_be_bytes());
+    e.extend_from_slice(&seq.to_be_bytes());
+    e.extend_from_slice(b"abcdefgh");
+    e
+}
+
+#[test]
+fn snat_to_gateway_address_and_back() {
+    let mut r = Rig::new();
+    let out = r.rx(
+        VM,
+        &packet(
+            QR,
+            VM1,
+            VM1_IP,
+            REMOTE,
+            64,
+            0x4000,
+            17,
+            &udp(5000, 53, b"q"),
+        ),
+    );
+    let want = packet(UP, QG, GW_IP, REMOTE, 63, 0x4000, 17, &udp(5000, 53, b"q"));
+    assert_eq!(out, vec![(EXT, want)]);
+    let out = r.rx(
+        EXT,
+        &packet(QG, UP, REMOTE, GW_IP, 60, 0, 17, &udp(53, 5000, b"answer")),
+    );
+    let want = packet(
+        VM1,
+        QR,
+        REMOTE,
+        VM1_IP,
+        59,
+        0,
+        17,
+        &udp(53, 5000, b"answer"),
+    );
+    assert_eq!(out, vec![(VM, want)]);
+    assert_eq!(r.dp.conntrack.len(), 1);
+}
+
+#[test]
+fn snat_allocates_another_port_when_the_first_is_taken() {
+    let mut r = Rig::new();
+    r.rx(
+        VM,
+        &packet(QR, VM1, VM1_IP, REMOTE, 64, 0, 17, &udp(5000, 53, b"")),
+    );
+    // A second host with the same source port to the same server: another port.
+    let second = [10, 0, 0, 11];
+    let out = r.rx(
+        VM,
+        &packet(QR, VM1, second, REMOTE, 64, 0, 17, &udp(5000, 53, b"")),
+    );
+    let d = &out[0].1;
+    let sport = u16::from_be_bytes([d[34], d[35]]);
+    assert_ne!(sport, 5000);
+    assert!(sport >= 1024);
+    assert_eq!(
+        d,
+        &packet(UP, QG, GW_IP, REMOTE, 63, 0, 17, &udp(sport, 53, b""))
+    );
+}
+
+#[test]
+fn floating_ip_translates_both_ways_tcp() {
+    let mut r = Rig::new();
+    let out = r.rx(
+        EXT,
+        &packet(
+            QG,
+            UP,
+            [198, 18, 0, 1],
+            FIP,
+            64,
+            0x4000,
+            6,
+            &tcp(40000, 22, 0x02),
+        ),
+    );
+    let want = packet(
+        VM2,
+        QR,
+        [198, 18, 0, 1],
+        VM2_IP,
+        63,
+        0x4000,
+        6,
+        &tcp(40000, 22, 0x02),
+    );
+    assert_eq!(out, vec![(VM, want)]);
+    let out = r.rx(
+        VM,
+        &packet(
+            QR,
+            VM2,
+            VM2_IP,
+            [198, 18, 0, 1],
+            64,
+            0x4000,
+            6,
+            &tcp(22, 40000, 0x12),
+        ),
+    );
+    let want = packet(
+        UP,
+        QG,
+        FIP,
+        [198, 18, 0, 1],
+        63,
+        0x4000,
+        6,
+        &tcp(22, 40000, 0x12),
+    );
+    assert_eq!(out, vec![(EXT, want)]);
+}
+
+#[test]
+fn floating_ip_is_the_source_of_its_vm_and_icmp_echo_ids_are_kept() {
+    let mut r = Rig::new();
+    let out = r.rx(
+        VM,
+        &packet(QR, VM2, VM2_IP, UP_IP, 64, 0, 1, &echo(8, 77, 1)),
+    );
+    assert_eq!(
+        out,
+        vec![(EXT, packet(UP, QG, FIP, UP_IP, 63, 0, 1, &echo(8, 77, 1)))]
+    );
+    let out = r.rx(EXT, &packet(QG, UP, UP_IP, FIP, 64, 0, 1, &echo(0, 77, 1)));
+    assert_eq!(
+        out,
+        vec![(
+            VM,
+            packet(VM2, QR, UP_IP, VM2_IP, 63, 0, 1, &echo(0, 77, 1))
+        )]
+    );
+}
+
+#[test]
+fn hairpin_to_a_neighbours_floating_ip() {
+    let mut r = Rig::new();
+    let out = r.rx(
+        VM,
+        &packet(QR, VM1, VM1_IP, FIP, 64, 0, 17, &udp(6000, 7, b"x")),
+    );
+    let want = packet(VM2, QR, GW_IP, VM2_IP, 63, 0, 17, &udp(6000, 7, b"x"));
+    assert_eq!(out, vec![(VM, want)]);
+    let out = r.rx(
+        VM,
+        &packet(QR, VM2, VM2_IP, GW_IP, 64, 0, 17, &udp(7, 6000, b"y")),
+    );
+    let want = packet(VM1, QR, FIP, VM1_IP, 63, 0, 17, &udp(7, 6000, b"y"));
+    assert_eq!(out, vec![(VM, want)]);
+}
+
+#[test]
+fn ttl_expiry_sends_time_exceeded_quoting_the_packet() {
+    let mut r = Rig::new();
+    let orig = packet(QR, VM1, VM1_IP, REMOTE, 1, 0, 17, &udp(33434, 33434, b""));
+    let out = r.rx(VM, &orig);
+    let mut quoted = vec![11, 0, 0, 0, 0, 0, 0, 0];
+    quoted.extend_from_slice(&orig[14..]);
+    let mut want = packet(VM1, QR, QR_IP, VM1_IP, 64, 0, 1, &quoted);
+    want[15] = 0xc0; // TOS internetwork control
+    want[18..20].copy_from_slice(&[0, 1]); // ident: the worker's first
+    let c = checksum::checksum(&{
+        let mut h = want[14..34].to_vec();
+        h[10..12].copy_from_slice(&[0, 0]);
+        h
+    });
+    want[24..26].copy_from_slice(&c.to_be_bytes());
+    assert_eq!(out, vec![(VM, want)]);
+    assert_eq!(r.drops(DropReason::TtlExceeded), 1);
+    assert_eq!(r.dp.conntrack.len(), 0, "no session for a dropped packet");
+}
+
+#[test]
+fn no_route_sends_net_unreachable() {
+    let mut r = Rig::new();
+    r.snap.routers[0].routes.retain(|x| x.len != 0);
+    let out = r.rx(
+        VM,
+        &packet(QR, VM1, VM1_IP, REMOTE, 64, 0, 17, &udp(1, 2, b"")),
+    );
+    let d = &out[0].1;
+    assert_eq!((out[0].0, d[34], d[35]), (VM, 3, 0));
+    assert_eq!(r.drops(DropReason::NoRoute), 1);
+}
+
+#[test]
+fn df_packet_over_the_tenant_mtu_gets_frag_needed_1458() {
+    let mut r = Rig::new();
+    let big = packet(QG, UP, UP_IP, FIP, 64, 0x4000, 1, &{
+        let mut e = echo(8, 1, 1);
+        e.resize(1480, 0);
+        e
+    });
+    let out = r.rx(EXT, &big);
+    let d = &out[0].1;
+    assert_eq!(out[0].0, EXT);
+    assert_eq!(&d[0..6], &UP);
+    assert_eq!(&d[26..30], &GW_IP, "from the gateway address");
+    assert_eq!((d[34], d[35]), (3, 4));
+    assert_eq!(u16::from_be_bytes([d[40], d[41]]), 1458);
+    assert_eq!(checksum::checksum(&d[34..]), 0);
+    assert_eq!(r.drops(DropReason::FragNeeded), 1);
+}
+
+#[test]
+fn packet_over_the_mtu_without_df_is_fragmented() {
+    let mut r = Rig::new();
+    let data = vec![7u8; 1472];
+    let out = r.rx(
+        EXT,
+        &packet(QG, UP, UP_IP, FIP, 64, 0, 17, &udp(9, 9, &data)),
+    );
+    assert_eq!(out.len(), 2);
+    let (a, b) = (&out[0].1, &out[1].1);
+    assert_eq!(u16::from_be_bytes([a[16], a[17]]), 20 + 1432);
+    assert_eq!(u16::from_be_bytes([a[20], a[21]]), 0x2000, "MF, offset 0");
+    assert_eq!(u16::from_be_bytes([b[16], b[17]]), 20 + 1480 - 1432);
+    assert_eq!(u16::from_be_bytes([b[20], b[21]]), 1432 / 8);
+    for f in [a, b] {
+        assert_eq!(checksum::checksum(&f[14..34]), 0);
+        assert_eq!(&f[30..34], &VM2_IP);
+    }
+    assert_eq!(r.dp.stats.router.fragments, 2);
+}
+
+#[test]
+fn full_table_refuses_new_connections() {
+    let mut r = Rig::new();
+    r.snap.conntrack.capacity = 1;
+    r.dp.apply(&r.snap, 0);
+    assert_eq!(
+        r.rx(
+            VM,
+            &packet(QR, VM1, VM1_IP, REMOTE, 64, 0, 17, &udp(1, 2, b""))
+        )
+        .len(),
+        1
+    );
+    assert!(r
+        .rx(
+            VM,
+            &packet(QR, VM1, VM1_IP, REMOTE, 64, 0, 17, &udp(3, 4, b""))
+        )
+        .is_empty());
+    assert_eq!(r.drops(DropReason::ConntrackFull), 1);
+    assert_eq!(r.dp.conntrack.stats.full, 1);
+}
+
+#[test]
+fn icmp_error_about_a_snat_flow_is_translated_back() {
+    let mut r = Rig::new();
+    r.rx(
+        VM,
+        &packet(QR, VM1, VM1_IP, REMOTE, 64, 0, 17, &udp(5000, 53, b"q")),
+    );
+    // The server answers port unreachable about the translated datagram.
+    let sent = packet(UP, QG, GW_IP, REMOTE, 63, 0, 17, &udp(5000, 53, b"q"));
+    let mut err = vec![3, 3, 0, 0, 0, 0, 0, 0];
+    err.extend_from_slice(&sent[14..]);
+    let out = r.rx(EXT, &packet(QG, UP, REMOTE, GW_IP, 64, 0, 1, &err));
+    let orig = packet(QR, VM1, VM1_IP, REMOTE, 63, 0, 17, &udp(5000, 53, b"q"));
+    let mut want_err = vec![3, 3, 0, 0, 0, 0, 0, 0];
+    want_err.extend_from_slice(&orig[14..]);
+    assert_eq!(
+        out,
+        vec![(VM, packet(VM1, QR, REMOTE, VM1_IP, 63, 0, 1, &want_err))]
+    );
+    assert_eq!(r.dp.stats.router.icmp_errors_translated, 1);
+}
+
+#[test]
+fn router_answers_echo_and_refuses_udp_with_port_unreachable() {
+    let mut r = Rig::new();
+    let out = r.rx(
+        VM,
+        &packet(QR, VM1, VM1_IP, QR_IP, 64, 0, 1, &echo(8, 5, 9)),
+    );
+    assert_eq!(
+        out,
+        vec![(VM, packet(VM1, QR, QR_IP, VM1_IP, 64, 0, 1, &echo(0, 5, 9)))]
+    );
+    let out = r.rx(
+        VM,
+        &packet(QR, VM1, VM1_IP, QR_IP, 64, 0, 17, &udp(4, 33434, b"")),
+    );
+    assert_eq!((out[0].1[34], out[0].1[35]), (3, 3));
+    assert_eq!(r.drops(DropReason::ToRouter), 1);
+}
+
+#[test]
+fn unresolved_next_hop_is_asked_for_and_the_packet_held() {
+    let snap = snapshot();
+    let mut r = Rig {
+        dp: Dataplane::new(&snap, 0),
+        snap,
+        io: TestIo::default(),
+    };
+    let p = packet(QR, VM1, VM1_IP, REMOTE, 64, 0, 17, &udp(5000, 53, b"q"));
+    let out = r.rx(VM, &p);
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        (out[0].0, &out[0].1[0..6], &out[0].1[38..42]),
+        (EXT, &[0xff; 6][..], &UP_IP[..])
+    );
+    let out = r.rx(EXT, &arp_reply(UP, UP_IP, QG, GW_IP));
+    assert_eq!(
+        out,
+        vec![(
+            EXT,
+            packet(UP, QG, GW_IP, REMOTE, 63, 0, 17, &udp(5000, 53, b"q"))
+        )]
+    );
+}
+
+#[test]
+fn gratuitous_arp_announces_router_and_floating_addresses_once() {
+    let mut r = Rig::new();
+    r.dp.tick(&r.snap, 1000, &mut r.io);
+    let garps: Vec<_> = std::mem::take(&mut r.io.sent);
+    assert_eq!(garps.len(), 3, "qr, qg and the floating IP");
+    assert!(garps
+        .iter()
+        .all(|(_, f)| f[0..6] == [0xff; 6] && f[28..32] == f[38..42]));
+    r.dp.tick(&r.snap, 2000, &mut r.io);
+    assert!(r.io.sent.is_empty());
+}
