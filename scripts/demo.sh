@@ -13,7 +13,8 @@ set -euo pipefail
 
 BIN=${VROUTER:-target/release/vrouter}
 PREFIX=vrdemo-$$
-LOG=$(mktemp /tmp/vrouter-demo.XXXXXX)
+RUN=$(mktemp -d /tmp/vrouter-demo.XXXXXX)   # log, state (fresh: no earlier run's), socket
+LOG=$RUN/vrouter.log
 NAMESPACES=(vm001 vm002 compute1)
 VR_PID=
 
@@ -29,7 +30,7 @@ cleanup() {
         if [[ $rc -ne 0 ]]; then echo "--- appliance output ---"; cat "$LOG"; fi
     fi
     for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
-    rm -rf "/var/run/dpdk/$PREFIX" "$LOG"
+    rm -rf "/var/run/dpdk/$PREFIX" "$RUN"
     exit "$rc"
 }
 trap cleanup EXIT
@@ -45,7 +46,8 @@ section "The derived view: vrouter --check (configs/tenant-a.toml, embedded)"
 
 section "Starting the appliance: eth1 and both VM ports on net_tap devices"
 for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
-"$BIN" --devargs eth1=net_tap0,iface=vd-eth1 \
+"$BIN" --state-dir "$RUN/state" --socket "$RUN/vrouter.sock" \
+    --devargs eth1=net_tap0,iface=vd-eth1 \
     --devargs tapd7233b80-9d=net_tap1,iface=vd-vm001 \
     --devargs tap1653ec91-ad=net_tap2,iface=vd-vm002 \
     --devargs eth2=net_null0,no-rx=1 \

@@ -1,11 +1,12 @@
-//! The running appliance: EAL, mbuf pool, the devices of the topology, one worker, and the
-//! control thread's loop until SIGINT or SIGTERM.
+//! The running appliance: EAL, mbuf pool, the devices of the topology, one worker, the
+//! control socket, and the main thread's loop until SIGINT or SIGTERM.
 
 use crate::dpdk::{Eal, Mempool, Port};
-use crate::worker::{Command, Dump, Worker};
+use crate::plane::Plane;
+use crate::worker::{Dump, Worker};
 use anyhow::{anyhow, Context, Result};
 use control::Topology;
-use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+use crossbeam_channel::{bounded, unbounded, Receiver};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -54,17 +55,27 @@ pub fn install_signal_handlers() {
     }
 }
 
-/// Runs `topo` until [`STOP`] is set.
-pub fn run(topo: &Topology, opts: &Options) -> Result<Outcome> {
+/// Runs `topo` until [`STOP`] is set. Once the worker runs, `control` is called with the
+/// data plane to start the control plane; what it returns is kept until the end.
+pub fn run<G>(
+    topo: &Topology,
+    opts: &Options,
+    control: impl FnOnce(Arc<Plane>) -> Result<G>,
+) -> Result<Outcome> {
     let eal = Eal::init(&opts.eal_args).map_err(|e| anyhow!("{e}"))?;
-    let outcome = run_on(&eal, topo, opts);
+    let outcome = run_on(&eal, topo, opts, control);
     eal.cleanup().map_err(|e| anyhow!("{e}"))?;
     outcome
 }
 
 /// Opens the devices, runs the worker and stops it again; all DPDK objects made here are
 /// released before returning, so that the EAL can be cleaned up.
-fn run_on(eal: &Eal, topo: &Topology, opts: &Options) -> Result<Outcome> {
+fn run_on<G>(
+    eal: &Eal,
+    topo: &Topology,
+    opts: &Options,
+    control: impl FnOnce(Arc<Plane>) -> Result<G>,
+) -> Result<Outcome> {
     let pool = Arc::new(
         Mempool::new("vrouter_mbufs", opts.mbufs, POOL_CACHE, -1).map_err(|e| anyhow!("{e}"))?,
     );
@@ -113,19 +124,25 @@ fn run_on(eal: &Eal, topo: &Topology, opts: &Options) -> Result<Outcome> {
             "a thread of the main lcore".to_string()
         }
     };
-    let devices: Vec<String> = names
-        .iter()
-        .zip(&ports)
-        .map(|(n, p)| format!("{n}={}", p.name()))
-        .collect();
-    println!(
-        "vrouter: ready: {} devices ({}), worker on {placement}, tsc_hz={}",
-        devices.len(),
-        devices.join(" "),
-        crate::dpdk::tsc_hz()
-    );
-    let _ = std::io::stdout().flush();
-    supervise(&cmd_tx, &done_rx, &snapshot, opts.stats_interval);
+    let plane = Arc::new(Plane::new(cmd_tx, topo.devices(), Arc::clone(&snapshot)));
+    let guard = control(Arc::clone(&plane));
+    if guard.is_ok() {
+        let devices: Vec<String> = names
+            .iter()
+            .zip(&ports)
+            .map(|(n, p)| format!("{n}={}", p.name()))
+            .collect();
+        println!(
+            "vrouter: ready: {} devices ({}), worker on {placement}, tsc_hz={}",
+            devices.len(),
+            devices.join(" "),
+            crate::dpdk::tsc_hz()
+        );
+        let _ = std::io::stdout().flush();
+    }
+    supervise(&plane, &done_rx, guard.is_ok(), opts.stats_interval);
+    // The control socket closes first: no change is accepted while the worker stops.
+    let started = guard.map(drop);
     let dump = done_rx
         .recv()
         .map_err(|_| anyhow!("the worker ended without a final report"))?;
@@ -139,7 +156,11 @@ fn run_on(eal: &Eal, topo: &Topology, opts: &Options) -> Result<Outcome> {
             .map_err(|e| anyhow!("stopping {name}: {e}"))?;
     }
     drop(pool);
-    Ok(Outcome { dump, snapshot })
+    started?;
+    Ok(Outcome {
+        dump,
+        snapshot: plane.snapshot(),
+    })
 }
 
 /// Probes, configures and starts one device, naming it and its devargs on failure.
@@ -156,27 +177,20 @@ fn open_port(name: &str, devargs: &str, pool: &Arc<Mempool>) -> Result<Port> {
     Ok(port)
 }
 
-/// The control thread's loop: periodic counter lines until [`STOP`].
-fn supervise(
-    commands: &Sender<Command>,
-    done: &Receiver<Dump>,
-    snapshot: &Snapshot,
-    interval: Option<Duration>,
-) {
+/// The main thread's loop until [`STOP`] (at once unless `started`): periodic counter
+/// lines.
+fn supervise(plane: &Plane, done: &Receiver<Dump>, started: bool, interval: Option<Duration>) {
     let mut last = Instant::now();
-    while !STOP.load(Ordering::Relaxed) && done.is_empty() {
+    while started && !STOP.load(Ordering::Relaxed) && done.is_empty() {
         std::thread::sleep(Duration::from_millis(50));
         let Some(every) = interval else { continue };
         if last.elapsed() < every {
             continue;
         }
         last = Instant::now();
-        let (reply_tx, reply_rx) = bounded(1);
-        if commands.send(Command::Dump(reply_tx)).is_ok() {
-            if let Ok(d) = reply_rx.recv_timeout(Duration::from_secs(1)) {
-                println!("{}", crate::report::summary_line(snapshot, &d));
-                let _ = std::io::stdout().flush();
-            }
+        if let Some(d) = plane.worker_dump(Duration::from_secs(1)) {
+            println!("{}", crate::report::summary_line(&plane.snapshot(), &d));
+            let _ = std::io::stdout().flush();
         }
     }
     STOP.store(true, Ordering::Relaxed);

@@ -2,5 +2,6 @@
 
 pub mod appliance;
 pub mod dpdk;
+pub mod plane;
 pub mod report;
 pub mod worker;

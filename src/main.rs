@@ -1,10 +1,16 @@
-//! `vrouter`: the appliance daemon. Loads a topology, opens its DPDK devices and forwards
-//! until SIGINT or SIGTERM; `--check` only validates and prints the derived view.
+//! `vrouter`: the appliance daemon. Loads the persisted state (or, on a first start, the
+//! topology file), opens its DPDK devices, serves the control socket and forwards until
+//! SIGINT or SIGTERM; `--check` only validates the topology file and prints its view.
 
 use anyhow::{anyhow, bail, Result};
 use clap::Parser;
+use control::server::{Server, ServerOptions};
+use control::service::Service;
+use control::store::Store;
+use control::Topology;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 use vrouter_appliance::{appliance, report};
 
@@ -21,9 +27,20 @@ const EMBEDDED_NAME: &str = "embedded configs/tenant-a.toml";
     about = "DPDK virtual router: a Neutron GRE network node in one process"
 )]
 struct Args {
-    /// Topology file (TOML); without it, the embedded reference topology (configs/tenant-a.toml).
+    /// Topology file (TOML) that seeds the first start (and --reset); without it, the
+    /// embedded reference topology (configs/tenant-a.toml). Once a state is persisted, the
+    /// state wins.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// The control socket vrouterctl talks to (mode 0660; its directory is created).
+    #[arg(long, value_name = "PATH", default_value = "/run/vrouter/vrouter.sock")]
+    socket: PathBuf,
+    /// Where every accepted change is persisted (state.json) before it is acknowledged.
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/vrouter")]
+    state_dir: PathBuf,
+    /// Discard the persisted state and start again from --config (or the embedded topology).
+    #[arg(long)]
+    reset: bool,
     /// Validate the topology, print the derived view (namespaces, bridges, ports, VLAN ↔
     /// tunnel map) and exit; non-zero with every error listed on a bad file.
     #[arg(long)]
@@ -59,26 +76,32 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Result<()> {
-    let loaded = match &args.config {
-        Some(path) => control::load_file(path),
-        None => control::load_str(EMBEDDED_CONFIG, EMBEDDED_NAME),
-    };
-    let mut topo = loaded.map_err(|e| anyhow!("{e}"))?;
-    for d in &args.devargs {
-        let Some((name, devargs)) = d.split_once('=') else {
-            bail!("--devargs {d:?}: expected NAME=DEVARGS");
-        };
-        topo.set_devargs(name, devargs)
-            .map_err(|e| anyhow!("--devargs {d:?}: {e}"))?;
-    }
-    if let Err(errors) = topo.validate() {
-        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
-        bail!("{} error(s):\n{}", list.len(), list.join("\n"));
-    }
+    let devargs = args
+        .devargs
+        .iter()
+        .map(|d| match d.split_once('=') {
+            Some((name, devargs)) => Ok((name.to_owned(), devargs.to_owned())),
+            None => bail!("--devargs {d:?}: expected NAME=DEVARGS"),
+        })
+        .collect::<Result<Vec<_>>>()?;
     if args.check {
+        let topo = with_devargs(load_config(&args)?, &devargs)?;
         print!("{}", control::view::render(&topo));
         return Ok(());
     }
+    let store = Store::new(&args.state_dir);
+    let persisted = if args.reset { None } else { store.load()? };
+    let base = match persisted {
+        Some(topo) => {
+            println!(
+                "vrouter: state from {} (--config seeds only a first start; --reset discards the state)",
+                store.path().display()
+            );
+            topo
+        }
+        None => load_config(&args)?,
+    };
+    let topo = with_devargs(base.clone(), &devargs)?;
     appliance::install_signal_handlers();
     let opts = appliance::Options {
         eal_args: eal_args(args.eal.as_deref()),
@@ -86,9 +109,34 @@ fn run(args: Args) -> Result<()> {
         mbufs: args.mbufs,
         stats_interval: args.stats_interval.map(Duration::from_secs),
     };
-    let out = appliance::run(&topo, &opts)?;
+    let out = appliance::run(&topo, &opts, |plane| {
+        let service = Service::new(base, devargs, store, plane)?;
+        Ok(Server::start(&args.socket, Arc::new(service), ServerOptions::default())?)
+    })?;
     print!("{}", report::full(&out.snapshot, &out.dump));
     Ok(())
+}
+
+/// The topology of `--config`, or the embedded one.
+fn load_config(args: &Args) -> Result<Topology> {
+    let loaded = match &args.config {
+        Some(path) => control::load_file(path),
+        None => control::load_str(EMBEDDED_CONFIG, EMBEDDED_NAME),
+    };
+    loaded.map_err(|e| anyhow!("{e}"))
+}
+
+/// `topo` with every `--devargs NAME=DEVARGS` applied, validated.
+fn with_devargs(mut topo: Topology, devargs: &[(String, String)]) -> Result<Topology> {
+    for (name, args) in devargs {
+        topo.set_devargs(name, args)
+            .map_err(|e| anyhow!("--devargs {name}={args}: {e}"))?;
+    }
+    if let Err(errors) = topo.validate() {
+        let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        bail!("{} error(s):\n{}", list.len(), list.join("\n"));
+    }
+    Ok(topo)
 }
 
 /// The EAL argument vector: the given string split on white space, or the default for

@@ -8,7 +8,7 @@ use vrouter::stats::DropReason;
 use vrouter::tables::{Dest, Snapshot};
 
 /// The name of a MAC table destination: the device or the GRE port of the peer.
-fn dest_name(snap: &Snapshot, d: Dest) -> String {
+pub(crate) fn dest_name(snap: &Snapshot, d: Dest) -> String {
     match d {
         Dest::Port(p) => snap
             .port(p)
@@ -80,8 +80,38 @@ pub fn full(snap: &Snapshot, d: &Dump) -> String {
             if entry.is_static { " static" } else { "" }
         );
     }
-    let _ = writeln!(s, "== underlay neighbours");
-    for (ip, mac, age) in &d.neighbours {
+    let h = &st.dhcp;
+    let _ = writeln!(
+        s,
+        "== dhcp ({} leases; offers {} acks {} naks {} informs {} releases {} declines {})",
+        d.leases.len(),
+        h.offers,
+        h.acks,
+        h.naks,
+        h.informs,
+        h.releases,
+        h.declines
+    );
+    let mut leases = d.leases.clone();
+    leases.sort_by_key(|(n, m, _)| (*n, *m));
+    for (net, mac, l) in leases {
+        let _ = writeln!(
+            s,
+            " vlan={net} {mac} {} granted={}s ago expires_in={}s",
+            Ipv4Addr::from(l.ip),
+            d.uptime_ms.saturating_sub(l.granted) / 1000,
+            l.expires.saturating_sub(d.uptime_ms) / 1000
+        );
+    }
+    neighbours(&mut s, "underlay neighbours", &d.neighbours);
+    router(&mut s, snap, d);
+    s
+}
+
+/// A neighbour table: address, MAC (or incomplete), age.
+fn neighbours(s: &mut String, title: &str, rows: &[(u32, Option<vrouter::Mac>, u64)]) {
+    let _ = writeln!(s, "== {title}");
+    for (ip, mac, age) in rows {
         let mac = mac.map_or_else(|| "(incomplete)".to_string(), |m| m.to_string());
         let _ = writeln!(
             s,
@@ -90,5 +120,61 @@ pub fn full(snap: &Snapshot, d: &Dump) -> String {
             age / 1000
         );
     }
-    s
+}
+
+/// NAT sessions shown at most in the report.
+const REPORT_SESSIONS: usize = 50;
+
+/// The router stage: counters, routes, neighbours and NAT sessions.
+fn router(s: &mut String, snap: &Snapshot, d: &Dump) {
+    let r = &d.stats.router;
+    let _ = writeln!(
+        s,
+        "== routers (received {} forwarded {} echo_replies {} icmp_errors {} fragments {} garps {})",
+        r.received, r.forwarded, r.echo_replies, r.icmp_errors, r.fragments, r.garps
+    );
+    for rc in &snap.routers {
+        let _ = writeln!(s, " qrouter-{} {}", rc.id, rc.name);
+        for route in &rc.routes {
+            let port = &rc.ports[route.port];
+            let via = route.via.map_or_else(
+                || "connected".to_string(),
+                |v| format!("via {}", Ipv4Addr::from(v)),
+            );
+            let _ = writeln!(
+                s,
+                "  {}/{} {via} dev vlan{} src {}",
+                Ipv4Addr::from(route.prefix),
+                route.len,
+                port.net,
+                Ipv4Addr::from(port.ip)
+            );
+        }
+    }
+    neighbours(s, "router neighbours", &d.router_neighbours);
+    let (c, live) = d.conntrack;
+    let _ = writeln!(
+        s,
+        "== nat sessions ({live} live; created {} expired {} removed {} refused_full {})",
+        c.created, c.expired, c.removed, c.full
+    );
+    for x in d.sessions.iter().take(REPORT_SESSIONS) {
+        let (o, r) = (x.orig, x.reply);
+        let _ = writeln!(
+            s,
+            " proto={} {}:{} -> {}:{} | reply {}:{} -> {}:{} packets={}/{} age={}s",
+            o.proto,
+            Ipv4Addr::from(o.src),
+            o.sport,
+            Ipv4Addr::from(o.dst),
+            o.dport,
+            Ipv4Addr::from(r.src),
+            r.sport,
+            Ipv4Addr::from(r.dst),
+            r.dport,
+            x.packets[0],
+            x.packets[1],
+            d.uptime_ms.saturating_sub(x.last_seen) / 1000
+        );
+    }
 }

@@ -47,9 +47,20 @@ pub struct Dump {
     pub mac_events: vrouter::state::mac_table::MacTableStats,
     /// Underlay neighbours: address, MAC if resolved, milliseconds since confirmed.
     pub neighbours: Vec<(u32, Option<Mac>, u64)>,
+    /// Router neighbours: address, MAC if resolved, milliseconds since confirmed.
+    pub router_neighbours: Vec<(u32, Option<Mac>, u64)>,
+    /// Connection tracking (NAT) sessions, at most [`DUMP_SESSIONS`].
+    pub sessions: Vec<vrouter::state::Session>,
+    /// Connection tracking counters and the number of live sessions.
+    pub conntrack: (vrouter::state::conntrack::ConntrackStats, usize),
+    /// DHCP leases granted: network, client MAC, lease.
+    pub leases: Vec<(NetIdx, Mac, vrouter::state::leases::Lease)>,
     /// Milliseconds since the worker started.
     pub uptime_ms: u64,
 }
+
+/// Sessions a dump copies at most (a view, not an export of the table).
+pub const DUMP_SESSIONS: usize = 10_000;
 
 /// Milliseconds from the TSC.
 struct Clock {
@@ -241,12 +252,27 @@ impl Worker {
             stats,
             macs: self.dp.mac.iter().map(|(n, m, e)| (n, m, *e)).collect(),
             mac_events: self.dp.mac.stats,
+            leases: self.dp.leases.iter().map(|(n, m, l)| (n, m, *l)).collect(),
             neighbours: self
                 .dp
                 .underlay_neigh
                 .iter()
                 .map(|(ip, n)| (ip, n.mac, now.saturating_sub(n.updated)))
                 .collect(),
+            router_neighbours: self
+                .dp
+                .router_neigh
+                .iter()
+                .map(|(ip, n)| (ip, n.mac, now.saturating_sub(n.updated)))
+                .collect(),
+            sessions: self
+                .dp
+                .conntrack
+                .iter()
+                .take(DUMP_SESSIONS)
+                .map(|(_, s)| *s)
+                .collect(),
+            conntrack: (self.dp.conntrack.stats, self.dp.conntrack.len()),
             uptime_ms: now,
         }
     }

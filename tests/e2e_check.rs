@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{eal_args, file_prefix, Proc, TENANT_A, VROUTER};
+use common::{Vrouter, TENANT_A, VROUTER};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -131,21 +131,13 @@ fn check_lists_every_error_with_resource_and_field() {
 
 #[test]
 fn unknown_device_fails_naming_it() {
-    let prefix = file_prefix();
-    let argv: Vec<String> = [
-        VROUTER,
+    let mut vr = Vrouter::spawn(&[
         "--devargs",
         "eth1=net_bogus0",
         "--devargs",
         "eth2=net_null0,no-rx=1",
-        "--eal",
-        &eal_args(&prefix),
-    ]
-    .map(String::from)
-    .to_vec();
-    let mut p = Proc::spawn("vrouter --devargs eth1=net_bogus0", &argv);
-    let done = p.wait_exit(Duration::from_secs(60));
-    let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{prefix}"));
+    ]);
+    let done = vr.proc().wait_exit(Duration::from_secs(60));
     assert!(
         !done.status.success(),
         "the appliance should refuse to start on an unknown device net_bogus0\n{}",

@@ -206,7 +206,9 @@ mod tests {
 
     #[test]
     fn bad_dhcp_fields_are_reported() {
-        let mut t = topo("dns_domain = \"bad domain\"\ndhcp_lease_duration = 10");
+        let mut t = topo("");
+        t.subnets[0].dns_domain = Some("bad domain".into());
+        t.subnets[0].dhcp_lease_duration = Some(10);
         t.ports[0].dns_name = Some("-x".into());
         t.subnets[0].dns_nameservers = vec!["10.0.0.1".into(); 6];
         let errs = t.validate().unwrap_err();

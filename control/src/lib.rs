@@ -5,16 +5,26 @@
 #![warn(missing_docs)]
 
 pub mod addr;
+pub mod api;
+pub mod client;
 pub mod compile;
 mod compile_dhcp;
 mod compile_router;
 mod load;
 pub mod model;
 pub mod naming;
+mod ops;
+pub mod plane;
+pub mod server;
+pub mod service;
+pub mod store;
+pub mod table;
 pub mod validate;
 pub mod view;
+pub mod views;
 
 pub use compile::{compile, CompileError};
 pub use load::{load_file, load_str, LoadError};
 pub use model::Topology;
+pub use plane::{DataPlane, MacFlow, ViewData};
 pub use validate::ValidationError;

@@ -8,7 +8,7 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -329,27 +329,45 @@ impl Drop for Proc {
 }
 
 /// The appliance, started with `args` plus test EAL arguments (own `--file-prefix`), and
-/// ready: it has printed `vrouter: ready`, so its net_tap interfaces exist. On drop it gets
-/// SIGTERM (SIGKILL after 10 s) and its `/var/run/dpdk/<prefix>` is removed.
+/// ready: it has printed `vrouter: ready`, so its net_tap interfaces exist. Unless `args`
+/// name them, its `--state-dir` and `--socket` are in a directory of its own under the
+/// temp dir, so that no persisted state of another run leaks in. On drop it gets SIGTERM
+/// (SIGKILL after 10 s); then that directory and `/var/run/dpdk/<prefix>` are removed.
 pub struct Vrouter {
     proc: Option<Proc>,
     pub prefix: String,
+    /// Holds the state directory and the control socket when `args` did not name them.
+    pub run_dir: PathBuf,
 }
 
 impl Vrouter {
+    /// Starts the appliance and waits (30 s at most) until it is ready.
     pub fn start(args: &[&str]) -> Vrouter {
+        let mut vr = Vrouter::spawn(args);
+        vr.proc()
+            .wait_line("vrouter: ready", Duration::from_secs(30));
+        vr
+    }
+
+    /// Starts the appliance without waiting for it: for runs that must fail.
+    pub fn spawn(args: &[&str]) -> Vrouter {
         let prefix = file_prefix();
         let mut argv: Vec<String> = vec![VROUTER.to_owned()];
         argv.extend(args.iter().map(|a| a.to_string()));
         argv.extend(["--eal".to_owned(), eal_args(&prefix)]);
-        // The guard exists before the wait, so that a failed start is cleaned up too.
-        let mut vr = Vrouter {
+        let run_dir = std::env::temp_dir().join(&prefix);
+        std::fs::create_dir_all(&run_dir).expect("create the appliance's run directory");
+        for (option, name) in [("--state-dir", "state"), ("--socket", "vrouter.sock")] {
+            if !args.contains(&option) {
+                let path = run_dir.join(name).to_string_lossy().into_owned();
+                argv.extend([option.to_owned(), path]);
+            }
+        }
+        Vrouter {
             proc: Some(Proc::spawn("vrouter", &argv)),
             prefix,
-        };
-        vr.proc()
-            .wait_line("vrouter: ready", Duration::from_secs(30));
-        vr
+            run_dir,
+        }
     }
 
     pub fn proc(&mut self) -> &mut Proc {
@@ -367,6 +385,7 @@ impl Drop for Vrouter {
         // The process first, then its runtime directory.
         drop(self.proc.take());
         let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{}", self.prefix));
+        let _ = std::fs::remove_dir_all(&self.run_dir);
     }
 }
 

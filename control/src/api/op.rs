@@ -263,6 +263,12 @@ pub struct SubnetCreate {
     /// Static routes handed out by DHCP.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub host_routes: Vec<Route>,
+    /// Domain name handed out by DHCP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_domain: Option<String>,
+    /// DHCP lease time in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dhcp_lease_duration: Option<u32>,
 }
 
 /// `subnet.update`: the fields given are changed (lists are replaced).
@@ -292,6 +298,12 @@ pub struct SubnetUpdate {
     /// New host routes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_routes: Option<Vec<Route>>,
+    /// Domain name handed out by DHCP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_domain: Option<String>,
+    /// DHCP lease time in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dhcp_lease_duration: Option<u32>,
 }
 
 /// A fixed IP as requested: a subnet, an address, or both (`subnet_id=…,ip_address=…`).
@@ -343,6 +355,9 @@ pub struct PortCreate {
     /// Further (IP, MAC) pairs the port may send from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_address_pairs: Vec<AddressPair>,
+    /// Host name DHCP hands out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_name: Option<String>,
 }
 
 /// `port.update`: the fields given are changed (lists are replaced).
@@ -381,6 +396,9 @@ pub struct PortUpdate {
     /// New allowed address pairs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_address_pairs: Option<Vec<AddressPair>>,
+    /// Host name DHCP hands out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_name: Option<String>,
 }
 
 /// `port.list`.

@@ -123,8 +123,8 @@ fn subnet_holding<'a>(
     let addr: Ipv4Addr = ip
         .parse()
         .map_err(|_| ApiError::invalid(format!("invalid IPv4 address {ip:?}")))?;
-    topo.subnets_of(network_id)
-        .find(|s| Ipv4Cidr::parse(&s.cidr).is_some_and(|c| c.contains(addr)))
+    let mut own = topo.subnets.iter().filter(|s| s.network_id == network_id);
+    own.find(|s| Ipv4Cidr::parse(&s.cidr).is_some_and(|c| c.contains(addr)))
         .ok_or_else(|| {
             ApiError::invalid(format!("{ip} is not in a subnet of network {network_id}"))
         })

@@ -15,8 +15,10 @@ pub(super) fn find<'a>(topo: &'a Topology, key: &str) -> Result<&'a FloatingIp, 
 
 /// The index of the floating IP with id or address `key`.
 fn position(topo: &Topology, key: &str) -> Result<usize, ApiError> {
-    let address = |f: &FloatingIp| Some(f.floating_ip_address.as_str());
-    resolve::position(&topo.floatingips, key, "floating IP", |f| &f.id, address)
+    let items = &topo.floatingips;
+    resolve::position(items, key, "floating IP", |f| &f.id, |f| {
+        Some(&f.floating_ip_address)
+    })
 }
 
 /// The floating IP as shown, unset fields as `null`.

@@ -13,6 +13,8 @@ mod router;
 mod security_group;
 mod subnet;
 
+pub(crate) use network::pin_local_vlans;
+
 use crate::api::{ApiError, Op};
 use crate::model::Topology;
 use serde::Serialize;

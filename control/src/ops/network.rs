@@ -14,8 +14,8 @@ pub(super) fn find<'a>(topo: &'a Topology, key: &str) -> Result<&'a Network, Api
 
 /// The index of the network with id or name `key`.
 fn position(topo: &Topology, key: &str) -> Result<usize, ApiError> {
-    let name = |n: &Network| Some(n.name.as_str());
-    resolve::position(&topo.networks, key, "network", |n| &n.id, name)
+    let items = &topo.networks;
+    resolve::position(items, key, "network", |n| &n.id, |n| Some(&n.name))
 }
 
 /// The network as shown: its fields, its subnets, and the tag and MTU in effect.

@@ -13,8 +13,7 @@ pub(super) fn find<'a>(topo: &'a Topology, key: &str) -> Result<&'a Port, ApiErr
 
 /// The index of the port with id or name `key`.
 pub(super) fn position(topo: &Topology, key: &str) -> Result<usize, ApiError> {
-    let name = |p: &Port| p.name.as_deref();
-    resolve::position(&topo.ports, key, "port", |p| &p.id, name)
+    resolve::position(&topo.ports, key, "port", |p| &p.id, |p| p.name.as_deref())
 }
 
 /// The port as shown: its fields and its device name (`tap…`, `qr-…`, `qg-…`).
@@ -59,6 +58,7 @@ pub(super) fn served(
         security_groups: Vec::new(),
         port_security_enabled: true,
         allowed_address_pairs: Vec::new(),
+        dns_name: None,
     }
 }
 
@@ -92,6 +92,7 @@ pub(super) fn create(topo: &mut Topology, a: &PortCreate) -> Result<Value, ApiEr
         security_groups,
         port_security_enabled: security,
         allowed_address_pairs: a.allowed_address_pairs.clone(),
+        dns_name: a.dns_name.clone(),
     };
     let out = json(&p);
     topo.ports.push(p);
@@ -149,6 +150,9 @@ pub(super) fn update(topo: &mut Topology, a: &PortUpdate) -> Result<Value, ApiEr
     }
     if let Some(pairs) = &a.allowed_address_pairs {
         p.allowed_address_pairs = pairs.clone();
+    }
+    if a.dns_name.is_some() {
+        p.dns_name = a.dns_name.clone();
     }
     Ok(json(p))
 }

@@ -16,8 +16,8 @@ pub(super) fn find<'a>(topo: &'a Topology, key: &str) -> Result<&'a Router, ApiE
 
 /// The index of the router with id or name `key`.
 fn position(topo: &Topology, key: &str) -> Result<usize, ApiError> {
-    let name = |r: &Router| Some(r.name.as_str());
-    resolve::position(&topo.routers, key, "router", |r| &r.id, name)
+    let items = &topo.routers;
+    resolve::position(items, key, "router", |r| &r.id, |r| Some(&r.name))
 }
 
 /// The ports of router `id` with owner `kind`.
@@ -169,17 +169,20 @@ pub(super) fn interface_remove(
     a: &RouterInterface,
 ) -> Result<Value, ApiError> {
     let router_id = find(topo, &a.router)?.id.clone();
-    let mut ports = ports_of(topo, &router_id, owner::ROUTER_INTERFACE);
-    let port = match (&a.subnet, &a.port) {
-        (Some(key), None) => {
-            let sid = subnet::find(topo, key)?.id.clone();
-            ports.find(|p| p.fixed_ips.iter().any(|f| f.subnet_id == sid))
-        }
-        (None, Some(key)) => {
-            let pid = port::find(topo, key)?.id.clone();
-            ports.find(|p| p.id == pid)
-        }
-        _ => return Err(ApiError::bad_request("give either subnet or port")),
+    let port = {
+        let mut ports = ports_of(topo, &router_id, owner::ROUTER_INTERFACE);
+        let port = match (&a.subnet, &a.port) {
+            (Some(key), None) => {
+                let sid = subnet::find(topo, key)?.id.clone();
+                ports.find(|p| p.fixed_ips.iter().any(|f| f.subnet_id == sid))
+            }
+            (None, Some(key)) => {
+                let pid = port::find(topo, key)?.id.clone();
+                ports.find(|p| p.id == pid)
+            }
+            _ => return Err(ApiError::bad_request("give either subnet or port")),
+        };
+        port.cloned()
     };
     let port = port.ok_or_else(|| {
         ApiError::not_found(format!("router {router_id} has no such interface"))
@@ -201,9 +204,8 @@ pub(super) fn interface_remove(
             through.join(", ")
         )));
     }
-    let port_id = port.id.clone();
-    topo.ports.retain(|p| p.id != port_id);
-    Ok(json!({"router_id": router_id, "port_id": port_id}))
+    topo.ports.retain(|p| p.id != port.id);
+    Ok(json!({"router_id": router_id, "port_id": port.id}))
 }
 
 /// Sets the external gateway: a gateway port on the external network. On the same

@@ -14,8 +14,8 @@ pub(super) fn find<'a>(topo: &'a Topology, key: &str) -> Result<&'a Subnet, ApiE
 
 /// The index of the subnet with id or name `key`.
 fn position(topo: &Topology, key: &str) -> Result<usize, ApiError> {
-    let name = |s: &Subnet| Some(s.name.as_str());
-    resolve::position(&topo.subnets, key, "subnet", |s| &s.id, name)
+    let items = &topo.subnets;
+    resolve::position(items, key, "subnet", |s| &s.id, |s| Some(&s.name))
 }
 
 /// The subnet as shown, `enable_dhcp` included.
@@ -54,6 +54,8 @@ pub(super) fn create(topo: &mut Topology, a: &SubnetCreate) -> Result<Value, Api
         enable_dhcp: a.enable_dhcp.unwrap_or(true),
         dns_nameservers: a.dns_nameservers.clone(),
         host_routes: a.host_routes.clone(),
+        dns_domain: a.dns_domain.clone(),
+        dhcp_lease_duration: a.dhcp_lease_duration,
     };
     let out = json(&s);
     topo.subnets.push(s);
@@ -88,6 +90,12 @@ pub(super) fn update(topo: &mut Topology, a: &SubnetUpdate) -> Result<Value, Api
     }
     if let Some(routes) = &a.host_routes {
         s.host_routes = routes.clone();
+    }
+    if a.dns_domain.is_some() {
+        s.dns_domain = a.dns_domain.clone();
+    }
+    if a.dhcp_lease_duration.is_some() {
+        s.dhcp_lease_duration = a.dhcp_lease_duration;
     }
     Ok(json(s))
 }

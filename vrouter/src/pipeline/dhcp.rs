@@ -80,7 +80,9 @@ fn parse_drop(e: Error) -> DropReason {
 /// BOOTREQUEST with a client message type (RFC 2131 §4.1: servers only take requests).
 fn parse(frame: &[u8]) -> Result<Request, DropReason> {
     let malformed = |_| DropReason::DhcpMalformed;
-    let ip = frame.get(ethernet::HEADER_LEN..).ok_or(DropReason::DhcpMalformed)?;
+    let ip = frame
+        .get(ethernet::HEADER_LEN..)
+        .ok_or(DropReason::DhcpMalformed)?;
     let ip = ipv4::Packet::new_checked(ip).map_err(malformed)?;
     if !ip.verify_checksum() {
         return Err(DropReason::DhcpMalformed);
@@ -109,7 +111,8 @@ fn parse(frame: &[u8]) -> Result<Request, DropReason> {
         .max_message_size
         .map_or(0, |m| usize::from(m).saturating_sub(IP_UDP));
     Ok(Request {
-        src_mac: Mac::from_bytes(frame),
+        // The length was checked with the IPv4 header.
+        src_mac: Mac::from_bytes(&frame[6..12]),
         message_type: r.message_type,
         xid: r.xid,
         flags: r.flags,
@@ -142,15 +145,10 @@ pub(super) fn input<F: Frame, O: Io<F>>(
     now: Millis,
     io: &mut O,
 ) -> Result<(), DropReason> {
-    let server = snap
-        .dhcp
-        .get(&net.local_vlan)
-        .ok_or(DropReason::NotForUs)?;
+    let server = snap.dhcp.get(&net.local_vlan).ok_or(DropReason::NotForUs)?;
     let req = parse(frame.data())?;
     // Bindings are static, as Neutron's: a MAC no port has gets nothing.
-    let (binding, subnet) = server
-        .lookup(req.chaddr)
-        .ok_or(DropReason::DhcpNoBinding)?;
+    let (binding, subnet) = server.lookup(req.chaddr).ok_or(DropReason::DhcpNoBinding)?;
     if req.server_id.is_some_and(|id| id != subnet.server_ip) {
         // RFC 2131 §4.3.2: a REQUEST naming another server declines our offer; RELEASE
         // and DECLINE for another server are not ours either.
@@ -305,9 +303,7 @@ fn answer<F>(
         // §4.3.2: SELECTING and INIT-REBOOT name the address in option 50, RENEWING and
         // REBINDING in ciaddr; an address that is not the client's binding gets a NAK.
         MessageType::Request => {
-            let claimed = req
-                .requested_ip
-                .or((req.ciaddr != 0).then_some(req.ciaddr));
+            let claimed = req.requested_ip.or((req.ciaddr != 0).then_some(req.ciaddr));
             match claimed {
                 None => Err(DropReason::DhcpMalformed),
                 Some(ip) if ip == binding.ip => {
@@ -335,9 +331,7 @@ fn answer<F>(
             }
             Ok(None)
         }
-        MessageType::Offer | MessageType::Ack | MessageType::Nak => {
-            Err(DropReason::DhcpNotRequest)
-        }
+        MessageType::Offer | MessageType::Ack | MessageType::Nak => Err(DropReason::DhcpNotRequest),
     }
 }
 

@@ -1,0 +1,51 @@
+//! What the control plane needs from the data plane, without knowing DPDK: publishing a
+//! topology to the workers, and a copy of their state for the views. The appliance
+//! implements [`DataPlane`]; tests use a stand-in.
+
+use crate::api::ApiError;
+use crate::model::Topology;
+use vrouter::stats::PortCounters;
+
+/// The running data plane.
+pub trait DataPlane: Send + Sync {
+    /// Compiles `topo` for the attached devices and hands it to the workers; an error
+    /// (a device that would have to be attached, a worker that is gone) changes nothing.
+    fn publish(&self, topo: &Topology) -> Result<(), ApiError>;
+
+    /// A copy of the workers' state.
+    fn dump(&self) -> Result<ViewData, ApiError>;
+}
+
+/// The workers' state, as the views show it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ViewData {
+    /// Generation of the snapshot the workers run.
+    pub generation: u64,
+    /// Milliseconds since the workers started.
+    pub uptime_ms: u64,
+    /// Every attached device with its counters, in attachment order.
+    pub ports: Vec<(String, PortCounters)>,
+    /// Drops by reason name, every reason included.
+    pub drops: Vec<(&'static str, u64)>,
+    /// The MAC table.
+    pub macs: Vec<MacFlow>,
+}
+
+/// One entry of the MAC table, as `dump-flows` shows br-tun's learned flows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MacFlow {
+    /// The network's local VLAN tag.
+    pub vlan: u16,
+    /// The address.
+    pub mac: String,
+    /// Where frames to it go: a device name or a GRE port name.
+    pub output: String,
+    /// Frames forwarded to it.
+    pub n_packets: u64,
+    /// Bytes forwarded to it.
+    pub n_bytes: u64,
+    /// Milliseconds since it was last seen.
+    pub age_ms: u64,
+    /// Known from the model rather than learned.
+    pub is_static: bool,
+}

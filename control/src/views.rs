@@ -1,0 +1,85 @@
+//! The read-only views of the running appliance, as JSON: `show` (bridges and ports, as
+//! `ovs-vsctl show`), `netns` (as `ip netns`), `dump_flows` (tables with counters, as
+//! `ovs-ofctl dump-flows`) and `stats` (per device as ifconfig, per drop reason).
+
+use crate::model::Topology;
+use crate::naming::{qdhcp_ns, qrouter_ns};
+use crate::plane::ViewData;
+use serde_json::{json, Map, Value};
+
+/// `show`: the derived view of the model, as text.
+pub fn show(topo: &Topology) -> Value {
+    json!({ "text": crate::view::render(topo) })
+}
+
+/// `netns`: one `qrouter-` per router, one `qdhcp-` per network with DHCP.
+pub fn netns(topo: &Topology) -> Value {
+    let routers = topo.routers.iter().map(|r| {
+        json!({"name": qrouter_ns(&r.id), "kind": "router", "id": r.id, "label": r.name})
+    });
+    let dhcp = topo
+        .networks
+        .iter()
+        .filter(|n| topo.subnets_of(&n.id).any(|s| s.enable_dhcp))
+        .map(|n| json!({"name": qdhcp_ns(&n.id), "kind": "dhcp", "id": n.id, "label": n.name}));
+    Value::Array(routers.chain(dhcp).collect())
+}
+
+/// `dump_flows`: the MAC table (br-tun table 20), entries by tag and address, with the
+/// network each tag stands for.
+pub fn dump_flows(topo: &Topology, d: &ViewData) -> Value {
+    let tags: Vec<(Option<u16>, &str)> = topo
+        .local_vlans()
+        .into_iter()
+        .zip(topo.networks.iter().map(|n| n.id.as_str()))
+        .collect();
+    let mut macs = d.macs.clone();
+    macs.sort_by(|a, b| (a.vlan, &a.mac).cmp(&(b.vlan, &b.mac)));
+    let flows = macs.iter().map(|m| {
+        let net = tags.iter().find(|(t, _)| *t == Some(m.vlan)).map(|(_, id)| id);
+        json!({
+            "dl_vlan": m.vlan,
+            "network_id": net,
+            "dl_dst": m.mac,
+            "output": m.output,
+            "n_packets": m.n_packets,
+            "n_bytes": m.n_bytes,
+            "idle_age": m.age_ms / 1000,
+            "static": m.is_static,
+        })
+    });
+    json!({
+        "generation": d.generation,
+        "tables": [{
+            "table": 20,
+            "name": "mac",
+            "flows": Value::Array(flows.collect()),
+        }],
+    })
+}
+
+/// `stats`: counters per device and per drop reason.
+pub fn stats(d: &ViewData) -> Value {
+    let ports = d.ports.iter().map(|(name, c)| {
+        json!({
+            "name": name,
+            "rx_packets": c.rx_packets,
+            "rx_bytes": c.rx_bytes,
+            "rx_dropped": c.rx_dropped,
+            "tx_packets": c.tx_packets,
+            "tx_bytes": c.tx_bytes,
+            "tx_dropped": c.tx_dropped,
+        })
+    });
+    let drops: Map<String, Value> = d
+        .drops
+        .iter()
+        .map(|(reason, n)| ((*reason).to_owned(), json!(n)))
+        .collect();
+    json!({
+        "generation": d.generation,
+        "uptime_ms": d.uptime_ms,
+        "ports": Value::Array(ports.collect()),
+        "drops": drops,
+    })
+}

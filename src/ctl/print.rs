@@ -1,0 +1,127 @@
+//! How answers are printed for people: lists and shows as neutron's tables, the views as
+//! the tools of the network node print them (`ip netns`, `ovs-ofctl dump-flows`, ifconfig).
+
+use control::table;
+use serde_json::Value;
+use std::fmt::Write;
+
+/// How to print an answer.
+#[derive(Debug)]
+pub enum How {
+    /// A table with these default columns.
+    List(&'static [&'static str]),
+    /// A `Field | Value` table.
+    Show,
+    /// `Created a new KIND:` and the new resource.
+    Created(&'static str),
+    /// `Updated KIND: ID`.
+    Updated(&'static str, String),
+    /// `Deleted KIND: ID`.
+    Deleted(&'static str, String),
+    /// A fixed message.
+    Message(String),
+    /// The answer's `text`.
+    Text,
+    /// Namespace names, one a line.
+    Netns,
+    /// Flows, one a line.
+    Flows,
+    /// Counters.
+    Stats,
+}
+
+/// `value` printed as `how` says; `columns` restricts lists and shows.
+pub fn render(how: &How, value: &Value, columns: &[&str]) -> String {
+    let empty = serde_json::Map::new();
+    let object = value.as_object().unwrap_or(&empty);
+    match how {
+        How::List(default) => {
+            let items = value.as_array().map_or(&[][..], Vec::as_slice);
+            table::list(if columns.is_empty() { default } else { columns }, items)
+        }
+        How::Show => table::show(object, columns),
+        How::Created(kind) => format!("Created a new {kind}:\n{}", table::show(object, columns)),
+        How::Updated(kind, id) => format!("Updated {kind}: {id}\n"),
+        How::Deleted(kind, id) => format!("Deleted {kind}: {id}\n"),
+        How::Message(m) => format!("{m}\n"),
+        How::Text => text(value, "text"),
+        How::Netns => netns(value),
+        How::Flows => flows(value),
+        How::Stats => stats(value),
+    }
+}
+
+/// The string at `key` of `v`.
+fn text(v: &Value, key: &str) -> String {
+    v.get(key).and_then(Value::as_str).unwrap_or_default().to_owned()
+}
+
+/// The number at `key` of `v`.
+fn num(v: &Value, key: &str) -> u64 {
+    v.get(key).and_then(Value::as_u64).unwrap_or_default()
+}
+
+/// The array at `key` of `v`.
+fn items<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+    v.get(key).and_then(Value::as_array).map_or(&[], Vec::as_slice)
+}
+
+/// `ip netns`: one name a line.
+fn netns(v: &Value) -> String {
+    let list = v.as_array().map_or(&[][..], Vec::as_slice);
+    list.iter().map(|n| format!("{}\n", text(n, "name"))).collect()
+}
+
+/// `ovs-ofctl dump-flows`: one flow a line, with its counters.
+fn flows(v: &Value) -> String {
+    let mut s = format!("NXST_FLOW reply (generation {}):\n", num(v, "generation"));
+    for t in items(v, "tables") {
+        for f in items(t, "flows") {
+            let kind = if f.get("static") == Some(&Value::Bool(true)) {
+                "static"
+            } else {
+                "learned"
+            };
+            let _ = writeln!(
+                s,
+                " table={}, n_packets={}, n_bytes={}, idle_age={}, {kind}, dl_vlan={},dl_dst={} actions=output:{}",
+                num(t, "table"),
+                num(f, "n_packets"),
+                num(f, "n_bytes"),
+                num(f, "idle_age"),
+                num(f, "dl_vlan"),
+                text(f, "dl_dst"),
+                text(f, "output"),
+            );
+        }
+    }
+    s
+}
+
+/// Counters per device as ifconfig prints them, then the drop reasons that counted.
+fn stats(v: &Value) -> String {
+    let mut s = String::new();
+    for p in items(v, "ports") {
+        let _ = writeln!(
+            s,
+            "{:<16}RX packets:{} bytes:{} dropped:{}\n{:<16}TX packets:{} bytes:{} dropped:{}\n",
+            text(p, "name"),
+            num(p, "rx_packets"),
+            num(p, "rx_bytes"),
+            num(p, "rx_dropped"),
+            "",
+            num(p, "tx_packets"),
+            num(p, "tx_bytes"),
+            num(p, "tx_dropped"),
+        );
+    }
+    let drops = v.get("drops").and_then(Value::as_object);
+    let rows: Vec<Vec<String>> = drops
+        .into_iter()
+        .flatten()
+        .filter(|(_, n)| n.as_u64().is_some_and(|n| n > 0))
+        .map(|(reason, n)| vec![reason.clone(), n.to_string()])
+        .collect();
+    s.push_str(&table::boxed(&["drop reason", "packets"], &rows));
+    s
+}

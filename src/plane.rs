@@ -1,0 +1,123 @@
+//! The appliance's side of the control plane: [`control::DataPlane`] over the worker's
+//! command channel. A published topology is compiled for the devices attached at start
+//! and handed to the worker, which picks it up between two bursts without stopping.
+
+use crate::worker::{Command, Dump};
+use control::api::ApiError;
+use control::{DataPlane, MacFlow, Topology, ViewData};
+use crossbeam_channel::{bounded, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use vrouter::stats::DropReason;
+use vrouter::tables::Snapshot;
+
+/// How long a view waits for the worker's copy of its state.
+const DUMP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The worker as the control plane sees it.
+pub struct Plane {
+    commands: Sender<Command>,
+    /// The attached devices (name, devargs), in attachment order.
+    attached: Vec<(String, String)>,
+    /// The snapshot the worker runs (or will from its next burst on).
+    current: Mutex<Arc<Snapshot>>,
+}
+
+impl Plane {
+    /// The worker reached through `commands`, running `snapshot` on the devices `attached`.
+    pub fn new(
+        commands: Sender<Command>,
+        attached: Vec<(String, String)>,
+        snapshot: Arc<Snapshot>,
+    ) -> Plane {
+        Plane {
+            commands,
+            attached,
+            current: Mutex::new(snapshot),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Arc<Snapshot>> {
+        self.current.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The snapshot last published.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.lock())
+    }
+
+    /// A copy of the worker's state, if it answers in time.
+    pub fn worker_dump(&self, timeout: Duration) -> Option<Dump> {
+        let (reply_tx, reply_rx) = bounded(1);
+        self.commands.send(Command::Dump(reply_tx)).ok()?;
+        reply_rx.recv_timeout(timeout).ok()
+    }
+
+    /// Refuses a topology whose local devices differ from those attached at start.
+    fn check_devices(&self, topo: &Topology) -> Result<(), ApiError> {
+        for (name, devargs) in topo.devices() {
+            match self.attached.iter().find(|(n, _)| *n == name) {
+                None => {
+                    return Err(ApiError::invalid(format!(
+                        "device {name} ({devargs}): binding new local devices at run time \
+                         is not supported yet; restart vrouter with --devargs {name}=…"
+                    )))
+                }
+                Some((_, attached)) if *attached != devargs => {
+                    return Err(ApiError::invalid(format!(
+                        "device {name} is attached as {attached:?}; changing its devargs \
+                         at run time is not supported yet"
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+impl DataPlane for Plane {
+    fn publish(&self, topo: &Topology) -> Result<(), ApiError> {
+        self.check_devices(topo)?;
+        let mut current = self.lock();
+        let names: Vec<String> = self.attached.iter().map(|(n, _)| n.clone()).collect();
+        let snap = control::compile(topo, &names, current.generation + 1)
+            .map_err(|e| ApiError::invalid(e.to_string()))?;
+        let snap = Arc::new(snap);
+        self.commands
+            .send(Command::Publish(Arc::clone(&snap)))
+            .map_err(|_| ApiError::internal("the worker has stopped"))?;
+        *current = snap;
+        Ok(())
+    }
+
+    fn dump(&self) -> Result<ViewData, ApiError> {
+        let snap = self.snapshot();
+        let d = self
+            .worker_dump(DUMP_TIMEOUT)
+            .ok_or_else(|| ApiError::internal("the worker did not answer in time"))?;
+        let ports = d.stats.ports.iter().enumerate().map(|(i, c)| {
+            let name = snap.ports.get(i).map_or_else(|| format!("port{i}"), |p| p.name.clone());
+            (name, *c)
+        });
+        let drops = DropReason::ALL
+            .iter()
+            .map(|&r| (r.name(), d.stats.drops[r as usize]));
+        let macs = d.macs.iter().map(|(net, mac, e)| MacFlow {
+            vlan: *net,
+            mac: mac.to_string(),
+            output: crate::report::dest_name(&snap, e.dest),
+            n_packets: e.n_packets,
+            n_bytes: e.n_bytes,
+            age_ms: d.uptime_ms.saturating_sub(e.last_seen),
+            is_static: e.is_static,
+        });
+        Ok(ViewData {
+            generation: d.generation,
+            uptime_ms: d.uptime_ms,
+            ports: ports.collect(),
+            drops: drops.collect(),
+            macs: macs.collect(),
+        })
+    }
+}
