@@ -48,6 +48,7 @@ vrouter_mpps() {
     local src=$1 sink=$2 pcap=$3 log=$4 other
     other=$([ "$src" = eth1 ] && echo tapd7233b80-9d || echo eth1)
     timeout -s INT $((SECS + WARMUP + 3)) "$BIN" --busy-poll --mbufs $MBUFS --stats-interval 1 \
+        --reset --state-dir "$WORK/state" --socket "$WORK/vrouter.sock" \
         --eal "-l 0,1 --main-lcore 0 $MEM --no-pci --file-prefix vrb-vr-$$ --log-level *:warning" \
         --devargs "$src=net_pcap0,rx_pcap=$pcap,infinite_rx=1" \
         --devargs "$sink=net_null0,no-rx=1" --devargs "$other=net_null1,no-rx=1" \

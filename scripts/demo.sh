@@ -83,11 +83,13 @@ section "vm001 pings vm002 (same network, switched by the appliance)"
 ip netns exec vm001 ping -c 3 -i 0.2 10.0.0.9
 
 section "A broadcast from vm001 (ARP who-has 10.0.0.77) arrives at compute1 in GRE key 0x2"
-# GRE (IP protocol 47) whose inner Ethernet destination (after IPv4 20 + GRE with key 8
-# bytes) is ff:ff:ff:ff:ff:ff: the IPv6 reports the taps sent before they were moved
-# into their namespaces are flooded too, and would only distract here.
+# GRE (IP protocol 47) whose inner Ethernet frame (after IPv4 20 + GRE with key 8 bytes)
+# goes from fa:16:3e:75:e0:5a to ff:ff:ff:ff:ff:ff. Other floods (the IPv6 reports the
+# taps sent before they were moved into their namespaces, the router's gratuitous ARP)
+# would only distract here.
 ip netns exec compute1 timeout 4 tcpdump -l -e -n -v -i vd-eth1 -c 2 \
-    'ip proto 47 and ip[28:4] = 0xffffffff and ip[32:2] = 0xffff' 2>/dev/null &
+    'ip proto 47 and ip[28:4] = 0xffffffff and ip[32:2] = 0xffff
+     and ip[34:4] = 0xfa163e75 and ip[38:2] = 0xe05a' 2>/dev/null &
 DUMP_PID=$!
 sleep 1
 ip netns exec vm001 busybox arping -c 2 -w 2 -I vd-vm001 10.0.0.77 >/dev/null || true

@@ -168,10 +168,6 @@ fn dhcp_server_answers_real_clients_and_clients_behind_gre() {
     let vr = Vrouter::start(&[
         "--config",
         &config,
-        "--state-dir",
-        &dir.path("state"),
-        "--socket",
-        &dir.path("vrouter.sock"),
         "--devargs",
         &format!("eth1=net_tap0,iface={tap_e1}"),
         "--devargs",
@@ -386,7 +382,7 @@ fn dhcp_server_answers_real_clients_and_clients_behind_gre() {
             .lines()
             .find(|l| l.starts_with("== dhcp"))
             .unwrap_or("");
-        let mut words = line.split(|c: char| c == ' ' || c == '(' || c == ')' || c == ';');
+        let mut words = line.split([' ', '(', ')', ';']);
         words
             .find(|w| *w == name)
             .and(words.next())

@@ -14,7 +14,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The daemon answered with an error.
-    #[error("{} ({:?})", .0.message, .0.code)]
+    #[error("{}: {}", .0.code, .0.message)]
     Api(ApiError),
     /// The socket failed, or the daemon sent something that is not a response.
     #[error("{0}")]

@@ -110,11 +110,37 @@ fn router(topo: &Topology, tags: &HashMap<&str, NetIdx>, r: &Router) -> RouterCo
         }
     }
     conf.sort_routes();
+    conf.neighbours = known_neighbours(topo, &conf);
     for (floating, fixed) in floating_ips(topo, r) {
         conf.fixed_of.insert(floating, fixed);
         conf.floating_of.insert(fixed, floating);
     }
     conf
+}
+
+/// Fixed IPs and MACs of the ports (not the appliance's own) on the router's networks.
+fn known_neighbours(topo: &Topology, conf: &RouterConf) -> Vec<(u32, vrouter::Mac)> {
+    let on_router = |p: &&Port| {
+        !p.is_network_owned()
+            && conf.ports.iter().any(|rp| {
+                p.fixed_ips.iter().any(|f| {
+                    ip(&f.ip_address).is_some_and(|a| {
+                        let m = vrouter::tables::router::mask(rp.prefix_len);
+                        a & m == rp.ip & m
+                    })
+                })
+            })
+    };
+    topo.ports
+        .iter()
+        .filter(on_router)
+        .flat_map(|p| {
+            let mac = parse_mac(&p.mac_address);
+            p.fixed_ips
+                .iter()
+                .filter_map(move |f| Some((ip(&f.ip_address)?, mac?)))
+        })
+        .collect()
 }
 
 /// The associated floating IPs router `r` translates: (floating, fixed).

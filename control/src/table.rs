@@ -18,7 +18,7 @@ const KEY_ORDER: [&str; 6] = [
 fn inline(v: &Value) -> String {
     match v {
         Value::Object(o) => {
-            let mut keys: Vec<&String> = o.keys().collect();
+            let mut keys: Vec<&String> = o.iter().filter(|(_, v)| !v.is_null()).map(|(k, _)| k).collect();
             let rank = |k: &str| KEY_ORDER.iter().position(|x| *x == k).unwrap_or(KEY_ORDER.len());
             keys.sort_by_key(|k| rank(k));
             let items: Vec<String> = keys
@@ -122,12 +122,12 @@ mod tests {
         })];
         let text = list(&["id", "name", "fixed_ips"], &items);
         let expected = "\
-+----+------+------------------------------------------------+
-| id | name | fixed_ips                                      |
-+----+------+------------------------------------------------+
++----+------+-----------------------------------------------+
+| id | name | fixed_ips                                     |
++----+------+-----------------------------------------------+
 | p1 |      | {\"subnet_id\": \"s1\", \"ip_address\": \"10.0.0.9\"} |
 |    |      | {\"subnet_id\": \"s1\", \"ip_address\": \"10.0.0.8\"} |
-+----+------+------------------------------------------------+
++----+------+-----------------------------------------------+
 ";
         assert_eq!(text, expected);
     }

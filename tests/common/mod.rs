@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 /// The appliance binary under test.
 pub const VROUTER: &str = env!("CARGO_BIN_EXE_vrouter");
+/// The control client under test.
+pub const VROUTERCTL: &str = env!("CARGO_BIN_EXE_vrouterctl");
 /// The python with scapy (not the one that may come first on PATH).
 pub const PYTHON: &str = "/usr/bin/python3";
 /// The scapy GRE peer tool.
@@ -402,4 +404,38 @@ pub fn gre_peer(ns: &Netns, args: &str, wait_ready: bool) -> Proc {
         p.wait_line("READY", Duration::from_secs(20));
     }
     p
+}
+
+impl Vrouter {
+    /// The control socket in `run_dir` (when `args` did not name another).
+    pub fn socket(&self) -> PathBuf {
+        self.run_dir.join("vrouter.sock")
+    }
+
+    /// Kills the appliance with SIGKILL, as a crash would, and waits for it to be gone.
+    pub fn kill(&mut self) -> Finished {
+        let pid = self.proc().pid();
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+        self.proc().wait_exit(Duration::from_secs(10))
+    }
+}
+
+/// Runs `vrouterctl --socket SOCKET ARGS…`; returns its output whatever the status.
+pub fn vrouterctl(socket: &Path, args: &[&str]) -> Output {
+    Command::new(VROUTERCTL)
+        .arg("--socket")
+        .arg(socket)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {VROUTERCTL}: {e}"))
+}
+
+/// Runs `vrouterctl`; returns its stdout, panics with both streams if it fails.
+pub fn ctl(socket: &Path, args: &[&str]) -> String {
+    let out = vrouterctl(socket, args);
+    let mut argv = vec!["vrouterctl"];
+    argv.extend(args);
+    assert!(out.status.success(), "{}", render(&argv, &out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

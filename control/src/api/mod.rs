@@ -33,6 +33,20 @@ pub enum ErrorCode {
     Internal,
 }
 
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Invalid => "invalid",
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::Internal => "internal",
+        };
+        f.write_str(name)
+    }
+}
+
 /// An error answer: its class and a message for people.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{message}")]
@@ -113,10 +127,14 @@ struct Envelope {
 
 /// Decodes one request line; on failure returns the id (if it could be read) and the error.
 pub fn parse_request(line: &[u8]) -> Result<Request, (Value, ApiError)> {
-    let env: Envelope = serde_json::from_slice(line).map_err(|e| {
-        let msg = format!("invalid JSON request: {e}");
-        (Value::Null, ApiError::bad_request(msg))
-    })?;
+    let bad = |msg: String| (Value::Null, ApiError::bad_request(msg));
+    let value: Value =
+        serde_json::from_slice(line).map_err(|e| bad(format!("invalid JSON request: {e}")))?;
+    if !value.is_object() {
+        return Err(bad(format!("invalid JSON request: {value} is not an object")));
+    }
+    let env: Envelope =
+        serde_json::from_value(value).map_err(|e| bad(format!("invalid JSON request: {e}")))?;
     let id = env.id;
     let fail = |msg: String| Err((id.clone(), ApiError::bad_request(msg)));
     let op = match env.op {

@@ -30,6 +30,7 @@ fn ports_of<'a>(topo: &'a Topology, id: &'a str, kind: &'a str) -> impl Iterator
 /// The router as shown: its fields, namespace, interfaces and gateway addresses.
 pub(super) fn json(topo: &Topology, r: &Router) -> Value {
     let mut o = object(r);
+    o.remove("external_gateway");
     o.insert("namespace".into(), json!(qrouter_ns(&r.id)));
     let addresses = |p: &Port| -> Vec<Value> {
         let ips = p.fixed_ips.iter();

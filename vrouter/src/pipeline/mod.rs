@@ -80,6 +80,13 @@ impl<F: Frame> Dataplane<F> {
     pub fn apply(&mut self, snap: &Snapshot, now: Millis) {
         self.mac.apply(snap, now);
         self.conntrack.set_capacity(snap.conntrack.capacity);
+        let known: Vec<(u32, crate::Mac)> = snap
+            .routers
+            .iter()
+            .flat_map(|r| r.neighbours.iter().copied())
+            .collect();
+        let stale = self.router_neigh.set_static(&known, now);
+        self.stats.drops[DropReason::NeighbourTimeout as usize] += stale.len() as u64;
         if self.stats.ports.len() < snap.ports.len() {
             self.stats.port(snap.ports.len() as PortIdx - 1);
         }

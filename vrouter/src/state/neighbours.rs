@@ -31,6 +31,8 @@ pub struct Neighbour<F> {
     pub requested: Millis,
     /// Requests sent since the last confirmation.
     pub requests: u8,
+    /// Known from the model: never asked for, never expires.
+    pub is_static: bool,
     held: Vec<F>,
 }
 
@@ -96,6 +98,7 @@ impl<F> Neighbours<F> {
                 updated: now,
                 requested: now,
                 requests: 1,
+                is_static: false,
                 held,
             },
         );
@@ -126,6 +129,7 @@ impl<F> Neighbours<F> {
                             updated: now,
                             requested: 0,
                             requests: 0,
+                            is_static: false,
                             held: Vec::new(),
                         },
                     );
@@ -143,6 +147,9 @@ impl<F> Neighbours<F> {
         };
         let mut gone_pending = 0;
         self.map.retain(|&ip, n| {
+            if n.is_static {
+                return true;
+            }
             let age = now.saturating_sub(n.updated);
             let since_request = now.saturating_sub(n.requested);
             let unresolved = n.mac.is_none();
@@ -165,6 +172,32 @@ impl<F> Neighbours<F> {
         });
         self.pending -= gone_pending;
         out
+    }
+
+    /// Replaces the static entries with `entries` (address, MAC), as the model gives them
+    /// (an ARP responder in the spirit of Neutron's l2population: no broadcast is needed to
+    /// reach a port the model knows). Returns frames that were waiting for an address that
+    /// is now static, for the caller to drop and count.
+    pub fn set_static(&mut self, entries: &[(u32, Mac)], now: Millis) -> Vec<F> {
+        self.map.retain(|_, n| !n.is_static);
+        let mut released = Vec::new();
+        for &(ip, mac) in entries {
+            let n = self.map.entry(ip).or_insert(Neighbour {
+                mac: None,
+                updated: now,
+                requested: 0,
+                requests: 0,
+                is_static: true,
+                held: Vec::new(),
+            });
+            if n.mac.is_none() && !n.held.is_empty() {
+                self.pending -= 1;
+            }
+            n.mac = Some(mac);
+            n.is_static = true;
+            released.append(&mut n.held);
+        }
+        released
     }
 
     /// Every neighbour with its address.
@@ -222,6 +255,16 @@ mod tests {
             Hold::Held(true),
             "pending slot was freed"
         );
+    }
+
+    #[test]
+    fn static_entries_never_expire_and_are_replaced_as_a_set() {
+        let mut n: Neighbours<()> = Neighbours::default();
+        n.set_static(&[(9, M)], 0);
+        assert!(n.tick(EXPIRE_MS * 2).requests.is_empty());
+        assert_eq!(n.lookup(9), Some(M));
+        n.set_static(&[(10, M)], 0);
+        assert_eq!((n.lookup(9), n.lookup(10)), (None, Some(M)));
     }
 
     #[test]

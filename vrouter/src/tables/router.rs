@@ -26,6 +26,8 @@ pub struct RouterConf {
     pub fixed_of: HashMap<u32, u32>,
     /// Fixed IP → floating IP (host byte order).
     pub floating_of: HashMap<u32, u32>,
+    /// Addresses and MACs of the ports on the router's networks, known from the model.
+    pub neighbours: Vec<(u32, Mac)>,
 }
 
 /// A router port.
