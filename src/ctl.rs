@@ -5,8 +5,12 @@
 
 #[path = "ctl/cmd.rs"]
 mod cmd;
+#[path = "ctl/kv.rs"]
+mod kv;
 #[path = "ctl/print.rs"]
 mod print;
+#[path = "ctl/request.rs"]
+mod request;
 
 use clap::{Parser, ValueEnum};
 use control::client::Client;
@@ -23,13 +27,24 @@ use std::process::ExitCode;
 )]
 struct Cli {
     /// The daemon's control socket.
-    #[arg(long, global = true, value_name = "PATH", default_value = "/run/vrouter/vrouter.sock")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        default_value = "/run/vrouter/vrouter.sock"
+    )]
     socket: PathBuf,
     /// Output format: tables for people, JSON for scripts.
     #[arg(short = 'f', long, global = true, value_enum, default_value_t = Format::Table)]
     format: Format,
     /// Only these columns (lists) or fields (shows); repeatable.
-    #[arg(short = 'c', long = "column", visible_alias = "field", global = true, value_name = "NAME")]
+    #[arg(
+        short = 'c',
+        long = "column",
+        visible_alias = "field",
+        global = true,
+        value_name = "NAME"
+    )]
     columns: Vec<String>,
     #[command(subcommand)]
     command: cmd::Command,

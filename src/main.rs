@@ -111,7 +111,11 @@ fn run(args: Args) -> Result<()> {
     };
     let out = appliance::run(&topo, &opts, |plane| {
         let service = Service::new(base, devargs, store, plane)?;
-        Ok(Server::start(&args.socket, Arc::new(service), ServerOptions::default())?)
+        Ok(Server::start(
+            &args.socket,
+            Arc::new(service),
+            ServerOptions::default(),
+        )?)
     })?;
     print!("{}", report::full(&out.snapshot, &out.dump));
     Ok(())

@@ -97,7 +97,10 @@ impl DataPlane for Plane {
             .worker_dump(DUMP_TIMEOUT)
             .ok_or_else(|| ApiError::internal("the worker did not answer in time"))?;
         let ports = d.stats.ports.iter().enumerate().map(|(i, c)| {
-            let name = snap.ports.get(i).map_or_else(|| format!("port{i}"), |p| p.name.clone());
+            let name = snap
+                .ports
+                .get(i)
+                .map_or_else(|| format!("port{i}"), |p| p.name.clone());
             (name, *c)
         });
         let drops = DropReason::ALL

@@ -28,13 +28,48 @@ const VM002_MAC: &str = "fa:16:3e:51:a2:97";
 
 /// The seed's ports in its order: id, MAC, subnet, fixed IP.
 const SEED_PORTS: [(&str, &str, &str, &str); 7] = [
-    ("d7233b80-9d4b-4ef6-a60d-19b3be661069", VM001_MAC, SUBNET, "10.0.0.10"),
-    ("1653ec91-ad7d-40d9-b777-f74aec697026", VM002_MAC, SUBNET, "10.0.0.9"),
-    ("81388454-30e0-45e4-b3dd-b7b2e8dbf067", "fa:16:3e:f7:e6:9c", SUBNET, "10.0.0.1"),
-    ("eb60f9c4-2ddb-49ee-8b78-2fc2564a7600", "fa:16:3e:78:39:e9", SUBNET_EXT, "10.1.101.80"),
-    ("2df7c3ed-dfbb-480d-9cd3-fdefa079e66a", "fa:16:3e:da:41:49", SUBNET, "10.0.0.3"),
-    ("f6812a11-c4ce-4880-8566-2206afcc612a", "fa:16:3e:9e:75:a2", SUBNET_EXT, "10.1.101.82"),
-    ("bfe7eaa4-26bc-4fe9-9da2-550abf44beaa", "fa:16:3e:e1:00:41", SUBNET_EXT, "10.1.101.83"),
+    (
+        "d7233b80-9d4b-4ef6-a60d-19b3be661069",
+        VM001_MAC,
+        SUBNET,
+        "10.0.0.10",
+    ),
+    (
+        "1653ec91-ad7d-40d9-b777-f74aec697026",
+        VM002_MAC,
+        SUBNET,
+        "10.0.0.9",
+    ),
+    (
+        "81388454-30e0-45e4-b3dd-b7b2e8dbf067",
+        "fa:16:3e:f7:e6:9c",
+        SUBNET,
+        "10.0.0.1",
+    ),
+    (
+        "eb60f9c4-2ddb-49ee-8b78-2fc2564a7600",
+        "fa:16:3e:78:39:e9",
+        SUBNET_EXT,
+        "10.1.101.80",
+    ),
+    (
+        "2df7c3ed-dfbb-480d-9cd3-fdefa079e66a",
+        "fa:16:3e:da:41:49",
+        SUBNET,
+        "10.0.0.3",
+    ),
+    (
+        "f6812a11-c4ce-4880-8566-2206afcc612a",
+        "fa:16:3e:9e:75:a2",
+        SUBNET_EXT,
+        "10.1.101.82",
+    ),
+    (
+        "bfe7eaa4-26bc-4fe9-9da2-550abf44beaa",
+        "fa:16:3e:e1:00:41",
+        SUBNET_EXT,
+        "10.1.101.83",
+    ),
 ];
 
 /// A directory of the test's own, removed on drop.
@@ -140,7 +175,10 @@ fn lists(socket: &Path) -> Vec<String> {
         "security-group-rule-list",
         "tunnel-peer-list",
     ];
-    lists.iter().map(|l| ctl(socket, &[l, "-f", "json"])).collect()
+    lists
+        .iter()
+        .map(|l| ctl(socket, &[l, "-f", "json"]))
+        .collect()
 }
 
 /// Pings `ip` from `ns` 100 times, 50 ms apart; the summary line, which must say 0% loss.
@@ -153,7 +191,10 @@ fn ping_without_loss(ns: &Netns, ip: &str) -> String {
         ns.name,
         String::from_utf8_lossy(&out.stderr)
     );
-    text.lines().find(|l| l.contains("packet loss")).unwrap_or("").to_owned()
+    text.lines()
+        .find(|l| l.contains("packet loss"))
+        .unwrap_or("")
+        .to_owned()
 }
 
 #[test]
@@ -178,7 +219,14 @@ fn reference_topology_built_live_survives_sigkill() {
         state.display().to_string(),
         socket.display().to_string(),
     );
-    let base = ["--config", &seed, "--state-dir", &state_arg, "--socket", &socket_arg];
+    let base = [
+        "--config",
+        &seed,
+        "--state-dir",
+        &state_arg,
+        "--socket",
+        &socket_arg,
+    ];
 
     // An empty start: nothing but the underlay uplink.
     let mut vr = Vrouter::start(&base);
@@ -188,10 +236,17 @@ fn reference_topology_built_live_survives_sigkill() {
         ctl(&socket, &args);
     }
     let table = ctl(&socket, &["port-list"]);
-    assert_eq!(table, seed_port_table(), "port-list should print the seed's port table");
+    assert_eq!(
+        table,
+        seed_port_table(),
+        "port-list should print the seed's port table"
+    );
     println!("{table}");
     let ids = ctl(&socket, &["port-list", "-c", "id", "-c", "mac_address"]);
-    assert!(ids.lines().nth(1).is_some_and(|l| l.contains("mac_address") && !l.contains("fixed_ips")));
+    assert!(ids
+        .lines()
+        .nth(1)
+        .is_some_and(|l| l.contains("mac_address") && !l.contains("fixed_ips")));
 
     // The persisted state is the reference topology.
     let stored = Store::new(&state).load().unwrap().expect("a state file");
@@ -209,10 +264,16 @@ fn reference_topology_built_live_survives_sigkill() {
     let mut args = base.to_vec();
     args.extend(["--devargs", &dev_a, "--devargs", &dev_b]);
     let vr = Vrouter::start(&args);
-    assert!(lists(&socket) == before, "the restarted appliance lists the same state");
+    assert!(
+        lists(&socket) == before,
+        "the restarted appliance lists the same state"
+    );
     assert_eq!(ctl(&socket, &["port-list"]), seed_port_table());
     let restored = Store::new(&state).load().unwrap().expect("a state file");
-    assert!(restored == stored, "the persisted state is kept, without this run's --devargs");
+    assert!(
+        restored == stored,
+        "the persisted state is kept, without this run's --devargs"
+    );
     move_tap(&tap_a, &vm_a, VM001_MAC, Some("10.0.0.10/24"));
     move_tap(&tap_b, &vm_b, VM002_MAC, Some("10.0.0.9/24"));
     let ping = vm_a.try_run("ping -c 3 -i 0.2 -W 2 10.0.0.9");
@@ -224,23 +285,39 @@ fn reference_topology_built_live_survives_sigkill() {
 
     // The views, in the network node's vocabulary.
     let netns = ctl(&socket, &["netns"]);
-    assert!(netns.contains(&format!("qrouter-{ROUTER}")) && netns.contains(&format!("qdhcp-{NET}")), "{netns}");
+    assert!(
+        netns.contains(&format!("qrouter-{ROUTER}")) && netns.contains(&format!("qdhcp-{NET}")),
+        "{netns}"
+    );
     let show = ctl(&socket, &["show"]);
-    for name in [VM002_PORT, "qr-81388454-30", "qg-eb60f9c4-2d", "gre-0a00011f", "gre-0a000129"] {
+    for name in [
+        VM002_PORT,
+        "qr-81388454-30",
+        "qg-eb60f9c4-2d",
+        "gre-0a00011f",
+        "gre-0a000129",
+    ] {
         assert!(show.contains(name), "show should list {name}:\n{show}");
     }
     let flows = ctl(&socket, &["dump-flows"]);
     let vm002_flow = flows.lines().find(|l| l.contains(VM002_MAC)).unwrap_or("");
     assert!(
-        vm002_flow.contains(&format!("output:{VM002_PORT}")) && !vm002_flow.contains("n_packets=0,"),
+        vm002_flow.contains(&format!("output:{VM002_PORT}"))
+            && !vm002_flow.contains("n_packets=0,"),
         "dump-flows should show vm002's MAC with its counters:\n{flows}"
     );
     let stats = ctl(&socket, &["stats"]);
-    assert!(stats.contains(VM001_PORT) && stats.contains("RX packets:"), "{stats}");
+    assert!(
+        stats.contains(VM001_PORT) && stats.contains("RX packets:"),
+        "{stats}"
+    );
     // An error is the daemon's message and a non-zero exit.
     let out = vrouterctl(&socket, &["net-delete", "tenantA-Net"]);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("conflict") && err.contains("still has"), "{err}");
+    assert!(
+        !out.status.success() && err.contains("conflict") && err.contains("still has"),
+        "{err}"
+    );
     let done = vr.stop();
     assert!(done.status.success(), "{}", done.output());
 
@@ -308,7 +385,10 @@ fn pings_survive_a_thousand_changes() {
     assert_eq!(ports, 7, "every created port was deleted again");
     let mut c = Client::connect(&vr.socket()).unwrap();
     let flows = c.call(Op::DumpFlows(NoArgs {})).unwrap();
-    assert!(flows["generation"].as_u64().unwrap() > 1000, "every change was published: {flows}");
+    assert!(
+        flows["generation"].as_u64().unwrap() > 1000,
+        "every change was published: {flows}"
+    );
     let out = vr.stop();
     assert!(out.status.success(), "{}", out.output());
 }

@@ -124,7 +124,12 @@ impl Drop for Slot {
 }
 
 /// Accepts clients until `stop` is set, each on a thread of its own.
-fn accept(listener: UnixListener, service: Arc<Service>, opts: ServerOptions, stop: Arc<AtomicBool>) {
+fn accept(
+    listener: UnixListener,
+    service: Arc<Service>,
+    opts: ServerOptions,
+    stop: Arc<AtomicBool>,
+) {
     let active = Arc::new(AtomicUsize::new(0));
     for conn in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
@@ -149,7 +154,9 @@ fn accept(listener: UnixListener, service: Arc<Service>, opts: ServerOptions, st
                 let _ = serve(stream, &service, &opts);
             });
         if let Err(e) = spawned {
-            log_line(&format!("control socket: cannot start a client thread: {e}"));
+            log_line(&format!(
+                "control socket: cannot start a client thread: {e}"
+            ));
         }
     }
 }

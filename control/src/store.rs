@@ -77,7 +77,12 @@ impl Store {
         let text = match fs::read(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(StoreError::Io { path: shown, source }),
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: shown,
+                    source,
+                })
+            }
         };
         let corrupt = |message: String| StoreError::Corrupt {
             path: shown.clone(),

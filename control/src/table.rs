@@ -18,8 +18,17 @@ const KEY_ORDER: [&str; 6] = [
 fn inline(v: &Value) -> String {
     match v {
         Value::Object(o) => {
-            let mut keys: Vec<&String> = o.iter().filter(|(_, v)| !v.is_null()).map(|(k, _)| k).collect();
-            let rank = |k: &str| KEY_ORDER.iter().position(|x| *x == k).unwrap_or(KEY_ORDER.len());
+            let mut keys: Vec<&String> = o
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, _)| k)
+                .collect();
+            let rank = |k: &str| {
+                KEY_ORDER
+                    .iter()
+                    .position(|x| *x == k)
+                    .unwrap_or(KEY_ORDER.len())
+            };
             keys.sort_by_key(|k| rank(k));
             let items: Vec<String> = keys
                 .iter()
@@ -42,10 +51,13 @@ pub fn cell(v: &Value) -> String {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
         Value::Array(a) => {
-            let items: Vec<String> = a.iter().map(|x| match x {
-                Value::String(s) => s.clone(),
-                other => inline(other),
-            }).collect();
+            let items: Vec<String> = a
+                .iter()
+                .map(|x| match x {
+                    Value::String(s) => s.clone(),
+                    other => inline(other),
+                })
+                .collect();
             items.join("\n")
         }
         other => inline(other),
@@ -81,7 +93,10 @@ pub fn boxed(header: &[&str], rows: &[Vec<String>]) -> String {
         let split: Vec<Vec<&str>> = row.iter().map(|c| c.lines().collect()).collect();
         let height = split.iter().map(Vec::len).max().unwrap_or(0).max(1);
         for i in 0..height {
-            let cells: Vec<&str> = split.iter().map(|l| l.get(i).copied().unwrap_or("")).collect();
+            let cells: Vec<&str> = split
+                .iter()
+                .map(|l| l.get(i).copied().unwrap_or(""))
+                .collect();
             line(&mut out, &cells);
         }
     }
@@ -93,7 +108,12 @@ pub fn boxed(header: &[&str], rows: &[Vec<String>]) -> String {
 pub fn list(columns: &[&str], items: &[Value]) -> String {
     let rows: Vec<Vec<String>> = items
         .iter()
-        .map(|it| columns.iter().map(|c| cell(it.get(c).unwrap_or(&Value::Null))).collect())
+        .map(|it| {
+            columns
+                .iter()
+                .map(|c| cell(it.get(c).unwrap_or(&Value::Null)))
+                .collect()
+        })
         .collect();
     boxed(columns, &rows)
 }

@@ -24,8 +24,36 @@ impl fmt::Display for View<'_> {
         br_tun(topo, f)?;
         br_ex(topo, f)?;
         vlan_map(topo, f)?;
+        ports(topo, f)?;
         devices(topo, f)
     }
+}
+
+/// Every port (`neutron port-list`) with its device name and where it is reached: a local
+/// device, a tunnel peer's GRE port, the appliance itself, or learned on the tunnels.
+fn ports(topo: &Topology, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    writeln!(f, "\nPorts (device, id, mac, fixed ips, reached through)")?;
+    for p in &topo.ports {
+        let ips: Vec<&str> = p.fixed_ips.iter().map(|i| i.ip_address.as_str()).collect();
+        let at = match &p.binding {
+            Some(crate::model::Binding::Local { .. }) => "local device".to_owned(),
+            Some(crate::model::Binding::Peer(ip)) => match ip.parse() {
+                Ok(ip) => crate::naming::gre_port_name(ip),
+                Err(_) => ip.clone(),
+            },
+            None if p.is_network_owned() => "the appliance".to_owned(),
+            None => "learned over the tunnels".to_owned(),
+        };
+        writeln!(
+            f,
+            "    {:<16} {} {} {:<12} {at}",
+            p.device_name(),
+            p.id,
+            p.mac_address,
+            ips.join(",")
+        )?;
+    }
+    Ok(())
 }
 
 /// `ip netns`: one `qrouter-` per router, one `qdhcp-` per network with DHCP.

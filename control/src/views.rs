@@ -14,9 +14,10 @@ pub fn show(topo: &Topology) -> Value {
 
 /// `netns`: one `qrouter-` per router, one `qdhcp-` per network with DHCP.
 pub fn netns(topo: &Topology) -> Value {
-    let routers = topo.routers.iter().map(|r| {
-        json!({"name": qrouter_ns(&r.id), "kind": "router", "id": r.id, "label": r.name})
-    });
+    let routers = topo
+        .routers
+        .iter()
+        .map(|r| json!({"name": qrouter_ns(&r.id), "kind": "router", "id": r.id, "label": r.name}));
     let dhcp = topo
         .networks
         .iter()
@@ -36,7 +37,10 @@ pub fn dump_flows(topo: &Topology, d: &ViewData) -> Value {
     let mut macs = d.macs.clone();
     macs.sort_by(|a, b| (a.vlan, &a.mac).cmp(&(b.vlan, &b.mac)));
     let flows = macs.iter().map(|m| {
-        let net = tags.iter().find(|(t, _)| *t == Some(m.vlan)).map(|(_, id)| id);
+        let net = tags
+            .iter()
+            .find(|(t, _)| *t == Some(m.vlan))
+            .map(|(_, id)| id);
         json!({
             "dl_vlan": m.vlan,
             "network_id": net,

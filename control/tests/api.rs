@@ -67,7 +67,11 @@ impl DataPlane for FakePlane {
 }
 
 fn tenant_a() -> Topology {
-    load_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../configs/tenant-a.toml")).unwrap()
+    load_file(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../configs/tenant-a.toml"
+    ))
+    .unwrap()
 }
 
 /// A service on the reference topology, persisted in `dir`.
@@ -89,7 +93,8 @@ fn ok(svc: &Service, op: &str, args: Value) -> Value {
     let line = json!({"id": 7, "op": op, "args": args}).to_string();
     let r = call(svc, &line);
     assert_eq!(r.id, json!(7));
-    r.into_result().unwrap_or_else(|e| panic!("{op} {args}: {e:?}"))
+    r.into_result()
+        .unwrap_or_else(|e| panic!("{op} {args}: {e:?}"))
 }
 
 /// Everything a client can list, to compare states.
@@ -111,7 +116,11 @@ fn bad_requests_are_answered_and_change_nothing() {
     let dir = TempDir::new("bad");
     let (svc, plane) = service(&dir.0);
     let file = || std::fs::read(dir.0.join("state.json")).unwrap();
-    let (before, saved, published) = (everything(&svc), file(), plane.published.load(Ordering::SeqCst));
+    let (before, saved, published) = (
+        everything(&svc),
+        file(),
+        plane.published.load(Ordering::SeqCst),
+    );
     let port = |args: Value| json!({"id": 1, "op": "port.create", "args": args}).to_string();
     let cases: Vec<(&str, String, ErrorCode, &str)> = vec![
         ("invalid JSON", "{\"id\":1,\"op\":".into(), ErrorCode::BadRequest, "invalid JSON"),
@@ -213,15 +222,27 @@ fn bad_requests_are_answered_and_change_nothing() {
     ];
     for (what, line, code, needle) in cases {
         let r = call(&svc, &line);
-        let e = r.error.unwrap_or_else(|| panic!("{what}: accepted: {line}"));
+        let e = r
+            .error
+            .unwrap_or_else(|| panic!("{what}: accepted: {line}"));
         assert_eq!(e.code, code, "{what}: {}", e.message);
-        assert!(e.message.contains(needle), "{what}: {:?} should contain {needle:?}", e.message);
+        assert!(
+            e.message.contains(needle),
+            "{what}: {:?} should contain {needle:?}",
+            e.message
+        );
         let sent = serde_json::from_str::<Value>(&line).ok();
-        let id = sent.and_then(|v| v.get("id").cloned()).unwrap_or(Value::Null);
+        let id = sent
+            .and_then(|v| v.get("id").cloned())
+            .unwrap_or(Value::Null);
         assert_eq!(r.id, id, "{what}: the id is echoed when it can be read");
         assert_eq!(everything(&svc), before, "{what}: the model changed");
         assert_eq!(file(), saved, "{what}: the state file changed");
-        assert_eq!(plane.published.load(Ordering::SeqCst), published, "{what}: published");
+        assert_eq!(
+            plane.published.load(Ordering::SeqCst),
+            published,
+            "{what}: published"
+        );
     }
     // A change the data plane refuses changes nothing either.
     plane.refuse.store(true, Ordering::SeqCst);
@@ -236,41 +257,78 @@ fn changes_are_allocated_published_and_persisted() {
     let dir = TempDir::new("good");
     let (svc, plane) = service(&dir.0);
     let published = plane.published.load(Ordering::SeqCst);
-    let p = ok(&svc, "port.create", json!({"network": "tenantA-Net", "name": "web"}));
+    let p = ok(
+        &svc,
+        "port.create",
+        json!({"network": "tenantA-Net", "name": "web"}),
+    );
     let ip = &p["fixed_ips"][0];
     assert_eq!(ip["subnet_id"], SUBNET_A);
-    assert_eq!(ip["ip_address"], "10.0.0.2", "the first free address of the pool");
+    assert_eq!(
+        ip["ip_address"], "10.0.0.2",
+        "the first free address of the pool"
+    );
     let mac = p["mac_address"].as_str().unwrap();
     assert!(mac.starts_with("fa:16:3e:") && mac.len() == 17, "{mac}");
     let id = p["id"].as_str().unwrap();
     assert_eq!(id.len(), 36, "a UUID: {id}");
     assert_eq!(&id[14..15], "4", "version 4: {id}");
-    assert_eq!(p["security_groups"], json!(["8bd8fb6b-7141-4900-8321-390cc1a5d999"]));
+    assert_eq!(
+        p["security_groups"],
+        json!(["8bd8fb6b-7141-4900-8321-390cc1a5d999"])
+    );
     assert_eq!(p["device_name"], format!("tap{}", &id[..11]));
     assert_eq!(ok(&svc, "port.show", json!({"id": "web"}))["id"], id);
     assert_eq!(plane.published.load(Ordering::SeqCst), published + 1);
     let stored = Store::new(&dir.0).load().unwrap().unwrap();
-    assert!(stored.ports.iter().any(|x| x.id == id), "persisted before the reply");
+    assert!(
+        stored.ports.iter().any(|x| x.id == id),
+        "persisted before the reply"
+    );
 
     // A new network gets a pinned tag; deleting it takes its subnets along.
-    let n = ok(&svc, "network.create", json!({"name": "tenantB-Net", "segmentation_id": 3}));
+    let n = ok(
+        &svc,
+        "network.create",
+        json!({"name": "tenantB-Net", "segmentation_id": 3}),
+    );
     assert_eq!(n["local_vlan"], 1);
-    let s = ok(&svc, "subnet.create", json!({"network": "tenantB-Net", "cidr": "192.168.5.0/24"}));
+    let s = ok(
+        &svc,
+        "subnet.create",
+        json!({"network": "tenantB-Net", "cidr": "192.168.5.0/24"}),
+    );
     assert_eq!(s["gateway_ip"], "192.168.5.1");
     ok(&svc, "network.delete", json!({"id": "tenantB-Net"}));
     let subnets = ok(&svc, "subnet.list", json!({}));
     assert_eq!(subnets.as_array().unwrap().len(), 2);
 
     // Floating IP: associate through tenant-R1, which then keeps its interface.
-    let f = ok(&svc, "floatingip.associate", json!({"id": "10.1.101.82", "port": VM002_PORT}));
+    let f = ok(
+        &svc,
+        "floatingip.associate",
+        json!({"id": "10.1.101.82", "port": VM002_PORT}),
+    );
     assert_eq!(f["router_id"], ROUTER);
     assert_eq!(f["fixed_ip_address"], "10.0.0.9");
     let remove = json!({"id": 3, "op": "router.interface_remove", "args": {"router": "tenant-R1", "subnet": SUBNET_A}});
     let r = call(&svc, &remove.to_string());
     assert_eq!(r.error.map(|e| e.code), Some(ErrorCode::Conflict));
-    ok(&svc, "floatingip.disassociate", json!({"id": "10.1.101.82"}));
-    ok(&svc, "router.interface_remove", json!({"router": "tenant-R1", "subnet": SUBNET_A}));
-    let added = ok(&svc, "router.interface_add", json!({"router": "tenant-R1", "subnet": SUBNET_A}));
+    ok(
+        &svc,
+        "floatingip.disassociate",
+        json!({"id": "10.1.101.82"}),
+    );
+    ok(
+        &svc,
+        "router.interface_remove",
+        json!({"router": "tenant-R1", "subnet": SUBNET_A}),
+    );
+    let added = ok(
+        &svc,
+        "router.interface_add",
+        json!({"router": "tenant-R1", "subnet": SUBNET_A}),
+    );
     let qr = ok(&svc, "port.show", json!({"id": added["port_id"]}));
     assert_eq!(qr["fixed_ips"][0]["ip_address"], "10.0.0.1");
 
@@ -281,19 +339,34 @@ fn changes_are_allocated_published_and_persisted() {
         json!({"security_group": "default", "protocol": "tcp", "port_range_min": 22, "port_range_max": 22}),
     );
     assert_eq!(rule["direction"], "ingress");
-    ok(&svc, "security_group_rule.delete", json!({"id": rule["id"]}));
-    ok(&svc, "tunnel_peer.create", json!({"remote_ip": "10.0.1.51"}));
+    ok(
+        &svc,
+        "security_group_rule.delete",
+        json!({"id": rule["id"]}),
+    );
+    ok(
+        &svc,
+        "tunnel_peer.create",
+        json!({"remote_ip": "10.0.1.51"}),
+    );
     ok(&svc, "tunnel_peer.delete", json!({"id": "gre-0a000133"}));
 
     // Ambiguous names are refused.
-    ok(&svc, "port.create", json!({"network": NET_A, "name": "web"}));
+    ok(
+        &svc,
+        "port.create",
+        json!({"network": NET_A, "name": "web"}),
+    );
     let r = call(&svc, r#"{"id":9,"op":"port.show","args":{"id":"web"}}"#);
     assert_eq!(r.error.map(|e| e.code), Some(ErrorCode::Conflict));
 
     // Views.
     let ns = ok(&svc, "netns", json!({}));
     assert_eq!(ns[0]["name"], format!("qrouter-{ROUTER}"));
-    assert!(ok(&svc, "show", json!({}))["text"].as_str().unwrap().contains("gre-0a00011f"));
+    assert!(ok(&svc, "show", json!({}))["text"]
+        .as_str()
+        .unwrap()
+        .contains("gre-0a00011f"));
 }
 
 #[test]
@@ -309,17 +382,27 @@ fn the_state_file_survives_crashes_and_corruption_is_an_error() {
     loaded.origin = topo.origin.clone();
     assert_eq!(loaded, topo);
     store.save(&topo).unwrap();
-    assert!(!dir.0.join("state/state.json.tmp").exists(), "renamed into place");
+    assert!(
+        !dir.0.join("state/state.json.tmp").exists(),
+        "renamed into place"
+    );
 
     let path = store.path();
     std::fs::write(&path, b"{\"version\":1,\"topology\":{\"network\":[{\"id\":").unwrap();
     let e = store.load().unwrap_err().to_string();
-    assert!(e.contains("corrupt state file") && e.contains(&path.display().to_string()), "{e}");
+    assert!(
+        e.contains("corrupt state file") && e.contains(&path.display().to_string()),
+        "{e}"
+    );
     std::fs::write(&path, b"{\"version\":9,\"topology\":{}}").unwrap();
     assert!(store.load().unwrap_err().to_string().contains("version 9"));
     let dangling = json!({"version": 1, "topology": {"subnet": [{"id": "s", "network_id": "nope", "cidr": "10.0.0.0/24"}]}});
     std::fs::write(&path, dangling.to_string()).unwrap();
-    assert!(store.load().unwrap_err().to_string().contains("unknown network"));
+    assert!(store
+        .load()
+        .unwrap_err()
+        .to_string()
+        .contains("unknown network"));
 }
 
 /// A line-oriented client of the socket.
@@ -363,8 +446,15 @@ fn the_socket_serves_many_clients_and_survives_bad_ones() {
     let server = Server::start(&path, Arc::new(svc), opts).unwrap();
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o660);
-    let again = Server::start(&path, Arc::new(service(&dir.0.join("other")).0), ServerOptions::default());
-    assert!(matches!(again, Err(ServerError::InUse(_))), "a second server must not steal the socket");
+    let again = Server::start(
+        &path,
+        Arc::new(service(&dir.0.join("other")).0),
+        ServerOptions::default(),
+    );
+    assert!(
+        matches!(again, Err(ServerError::InUse(_))),
+        "a second server must not steal the socket"
+    );
 
     // A client that connects and sends nothing, and one stuck in the middle of a line.
     let _silent = UnixStream::connect(&path).unwrap();
@@ -393,20 +483,33 @@ fn the_socket_serves_many_clients_and_survives_bad_ones() {
     for w in workers {
         w.join().unwrap();
     }
-    assert!(start.elapsed() < Duration::from_secs(20), "silent clients held others up");
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "silent clients held others up"
+    );
 
     // Errors keep the connection usable: invalid JSON, a 10 MB line, then a good request.
     let mut c = Conn::open(&path);
     let r = c.send(b"this is not json");
     assert_eq!(r.error.map(|e| e.code), Some(ErrorCode::BadRequest));
-    let big = format!("{{\"id\":1,\"op\":\"port.create\",\"args\":{{\"name\":\"{}\"}}}}", "x".repeat(10 << 20));
+    let big = format!(
+        "{{\"id\":1,\"op\":\"port.create\",\"args\":{{\"name\":\"{}\"}}}}",
+        "x".repeat(10 << 20)
+    );
     let r = c.send(big.as_bytes());
     assert_eq!(r.error.map(|e| e.code), Some(ErrorCode::TooLarge));
     let r = c.send(br#"{"id":"after","op":"network.list","args":{}}"#);
     assert_eq!(r.id, json!("after"));
     assert_eq!(r.into_result().unwrap().as_array().unwrap().len(), 2);
-    let ports = c.send(br#"{"id":2,"op":"port.list"}"#).into_result().unwrap();
-    assert_eq!(ports.as_array().unwrap().len(), 7, "every client's ports were deleted again");
+    let ports = c
+        .send(br#"{"id":2,"op":"port.list"}"#)
+        .into_result()
+        .unwrap();
+    assert_eq!(
+        ports.as_array().unwrap().len(),
+        7,
+        "every client's ports were deleted again"
+    );
 
     drop(server);
     assert!(!path.exists(), "the socket is removed on shutdown");

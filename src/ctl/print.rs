@@ -53,7 +53,10 @@ pub fn render(how: &How, value: &Value, columns: &[&str]) -> String {
 
 /// The string at `key` of `v`.
 fn text(v: &Value, key: &str) -> String {
-    v.get(key).and_then(Value::as_str).unwrap_or_default().to_owned()
+    v.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// The number at `key` of `v`.
@@ -63,13 +66,17 @@ fn num(v: &Value, key: &str) -> u64 {
 
 /// The array at `key` of `v`.
 fn items<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    v.get(key).and_then(Value::as_array).map_or(&[], Vec::as_slice)
+    v.get(key)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
 }
 
 /// `ip netns`: one name a line.
 fn netns(v: &Value) -> String {
     let list = v.as_array().map_or(&[][..], Vec::as_slice);
-    list.iter().map(|n| format!("{}\n", text(n, "name"))).collect()
+    list.iter()
+        .map(|n| format!("{}\n", text(n, "name")))
+        .collect()
 }
 
 /// `ovs-ofctl dump-flows`: one flow a line, with its counters.

@@ -131,7 +131,9 @@ pub fn parse_request(line: &[u8]) -> Result<Request, (Value, ApiError)> {
     let value: Value =
         serde_json::from_slice(line).map_err(|e| bad(format!("invalid JSON request: {e}")))?;
     if !value.is_object() {
-        return Err(bad(format!("invalid JSON request: {value} is not an object")));
+        return Err(bad(format!(
+            "invalid JSON request: {value} is not an object"
+        )));
     }
     let env: Envelope =
         serde_json::from_value(value).map_err(|e| bad(format!("invalid JSON request: {e}")))?;
@@ -152,7 +154,10 @@ pub fn parse_request(line: &[u8]) -> Result<Request, (Value, ApiError)> {
         Ok(op) => Ok(Request { id, op }),
         // serde reports an unknown tag as "unknown variant `<op>`, expected one of …";
         // argument values never contain the dots operation names have.
-        Err(e) if e.to_string().starts_with(&format!("unknown variant `{op}`")) => {
+        Err(e)
+            if e.to_string()
+                .starts_with(&format!("unknown variant `{op}`")) =>
+        {
             fail(format!("unknown operation {op:?}"))
         }
         Err(e) => fail(format!("{op}: {e}")),

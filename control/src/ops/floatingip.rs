@@ -16,9 +16,13 @@ pub(super) fn find<'a>(topo: &'a Topology, key: &str) -> Result<&'a FloatingIp, 
 /// The index of the floating IP with id or address `key`.
 fn position(topo: &Topology, key: &str) -> Result<usize, ApiError> {
     let items = &topo.floatingips;
-    resolve::position(items, key, "floating IP", |f| &f.id, |f| {
-        Some(&f.floating_ip_address)
-    })
+    resolve::position(
+        items,
+        key,
+        "floating IP",
+        |f| &f.id,
+        |f| Some(&f.floating_ip_address),
+    )
 }
 
 /// The floating IP as shown, unset fields as `null`.
@@ -87,12 +91,15 @@ pub(super) fn associate(topo: &mut Topology, a: &FloatingIpAssociate) -> Result<
     let i = position(topo, &a.id)?;
     let p = port::find(topo, &a.port)?;
     let fixed = match &a.fixed_ip_address {
-        Some(ip) => p.fixed_ips.iter().find(|f| &f.ip_address == ip).ok_or_else(|| {
-            ApiError::invalid(format!("{ip} is not a fixed IP of port {}", p.id))
-        })?,
-        None => p.fixed_ips.first().ok_or_else(|| {
-            ApiError::invalid(format!("port {} has no fixed IP to map to", p.id))
-        })?,
+        Some(ip) => p
+            .fixed_ips
+            .iter()
+            .find(|f| &f.ip_address == ip)
+            .ok_or_else(|| ApiError::invalid(format!("{ip} is not a fixed IP of port {}", p.id)))?,
+        None => p
+            .fixed_ips
+            .first()
+            .ok_or_else(|| ApiError::invalid(format!("port {} has no fixed IP to map to", p.id)))?,
     };
     let f = &topo.floatingips[i];
     let taken = topo.floatingips.iter().find(|o| {
@@ -157,4 +164,3 @@ pub(super) fn delete(topo: &mut Topology, key: &str) -> Result<Value, ApiError> 
         .retain(|p| !(p.device_owner == owner::FLOATING_IP && p.device_id == id));
     Ok(deleted(&id))
 }
-

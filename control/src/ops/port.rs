@@ -20,7 +20,10 @@ pub(super) fn position(topo: &Topology, key: &str) -> Result<usize, ApiError> {
 pub(super) fn json(p: &Port) -> Value {
     let mut o = object(p);
     o.insert("device_name".into(), json!(p.device_name()));
-    o.insert("port_security_enabled".into(), json!(p.port_security_enabled));
+    o.insert(
+        "port_security_enabled".into(),
+        json!(p.port_security_enabled),
+    );
     for key in ["fixed_ips", "security_groups"] {
         o.entry(key).or_insert_with(|| json!([]));
     }
@@ -64,7 +67,9 @@ pub(super) fn served(
 
 /// Security group ids for `keys` (ids or names).
 fn groups(topo: &Topology, keys: &[String]) -> Result<Vec<String>, ApiError> {
-    let ids = keys.iter().map(|k| Ok(security_group::find(topo, k)?.id.clone()));
+    let ids = keys
+        .iter()
+        .map(|k| Ok(security_group::find(topo, k)?.id.clone()));
     ids.collect()
 }
 

@@ -20,7 +20,9 @@ pub(super) fn position<T>(
         .collect();
     match named[..] {
         [i] => Ok(i),
-        [] => Err(ApiError::not_found(format!("no {kind} has id or name {key:?}"))),
+        [] => Err(ApiError::not_found(format!(
+            "no {kind} has id or name {key:?}"
+        ))),
         _ => {
             let ids: Vec<&str> = named.iter().map(|&i| id(&items[i])).collect();
             Err(ApiError::conflict(format!(

@@ -45,7 +45,10 @@ pub(super) fn json(topo: &Topology, r: &Router) -> Value {
             .collect();
         json!({"network_id": g.network_id, "enable_snat": g.enable_snat, "external_fixed_ips": ips})
     });
-    o.insert("external_gateway_info".into(), gateway.unwrap_or(Value::Null));
+    o.insert(
+        "external_gateway_info".into(),
+        gateway.unwrap_or(Value::Null),
+    );
     Value::Object(o)
 }
 
@@ -185,16 +188,22 @@ pub(super) fn interface_remove(
         };
         port.cloned()
     };
-    let port = port.ok_or_else(|| {
-        ApiError::not_found(format!("router {router_id} has no such interface"))
-    })?;
-    let subnets: Vec<&str> = port.fixed_ips.iter().map(|f| f.subnet_id.as_str()).collect();
+    let port = port
+        .ok_or_else(|| ApiError::not_found(format!("router {router_id} has no such interface")))?;
+    let subnets: Vec<&str> = port
+        .fixed_ips
+        .iter()
+        .map(|f| f.subnet_id.as_str())
+        .collect();
     let through: Vec<&str> = topo
         .floatingips
         .iter()
         .filter(|f| f.router_id.as_deref() == Some(router_id.as_str()))
         .filter(|f| {
-            let mapped = topo.ports.iter().find(|p| Some(&p.id) == f.port_id.as_ref());
+            let mapped = topo
+                .ports
+                .iter()
+                .find(|p| Some(&p.id) == f.port_id.as_ref());
             mapped.is_some_and(|m| m.fixed_ips.iter().any(|x| subnets.contains(&&*x.subnet_id)))
         })
         .map(|f| f.floating_ip_address.as_str())

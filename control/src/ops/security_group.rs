@@ -101,11 +101,15 @@ pub(super) fn delete(topo: &mut Topology, key: &str) -> Result<Value, ApiError> 
             ports.join(", ")
         )));
     }
-    let referring = topo.security_groups.iter().filter(|g| g.id != id).find(|g| {
-        g.rules
-            .iter()
-            .any(|r| r.remote_group_id.as_deref() == Some(id.as_str()))
-    });
+    let referring = topo
+        .security_groups
+        .iter()
+        .filter(|g| g.id != id)
+        .find(|g| {
+            g.rules
+                .iter()
+                .any(|r| r.remote_group_id.as_deref() == Some(id.as_str()))
+        });
     if let Some(g) = referring {
         return Err(ApiError::conflict(format!(
             "security group {id} is the remote group of a rule of group {}",

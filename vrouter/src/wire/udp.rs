@@ -126,11 +126,6 @@ impl Repr {
         };
         p.fill_checksum(src, dst);
     }
-    /// Like [`Repr::emit`], copying `payload` (of `payload_len` bytes) after the header first.
-    pub fn emit_with_payload(&self, buf: &mut [u8], src: u32, dst: u32, payload: &[u8]) {
-        buf[HEADER_LEN..self.total_len()].copy_from_slice(payload);
-        self.emit(buf, src, dst);
-    }
 }
 
 #[cfg(test)]
@@ -182,9 +177,6 @@ mod tests {
         out[8..].copy_from_slice(b"abc");
         r.emit(&mut out, SRC, DST);
         assert_eq!(out, DGRAM);
-        let mut out2 = [0u8; 11];
-        r.emit_with_payload(&mut out2, SRC, DST, b"abc");
-        assert_eq!(out2, DGRAM);
     }
 
     #[test]
