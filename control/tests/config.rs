@@ -116,9 +116,14 @@ fn the_view_shows_namespaces_bridges_tunnels_and_devices() {
     ] {
         assert!(text.contains(want), "missing {want:?} in\n{text}");
     }
+    let bridges = &text[..text.find("\nPorts").expect("a ports section")];
     assert!(
-        !text.contains("tapd7233b80-9d"),
-        "remote VM ports are not here"
+        !bridges.contains("tapd7233b80-9d"),
+        "remote VM ports are on no bridge of this node"
+    );
+    assert!(
+        text.contains("tapd7233b80-9d   d7233b80-9d4b-4ef6-a60d-19b3be661069 fa:16:3e:75:e0:5a 10.0.0.10"),
+        "the ports section lists every port:\n{text}"
     );
 }
 
