@@ -21,7 +21,10 @@ const QR_MAC: &str = "fa:16:3e:f7:e6:9c";
 fn config(dir: &std::path::Path) -> String {
     let text = std::fs::read_to_string(TENANT_A).expect("read configs/tenant-a.toml");
     let fip_line = format!("\nid = \"{FIP_ID}\"\n");
-    assert!(text.contains(&fip_line), "tenant-a.toml has floating IP {FIP_ID}");
+    assert!(
+        text.contains(&fip_line),
+        "tenant-a.toml has floating IP {FIP_ID}"
+    );
     let mut text = text.replacen(
         &fip_line,
         &format!("{fip_line}port_id = \"{VM002_PORT}\"\n"),
@@ -154,6 +157,9 @@ fn snat_floating_ip_traceroute_mtu_and_tunnelled_vm() {
     );
 
     let report = vr.stop().output();
-    assert!(report.contains("== nat sessions"), "final report:\n{report}");
+    assert!(
+        report.contains("== nat sessions"),
+        "final report:\n{report}"
+    );
     let _ = std::fs::remove_dir_all(&work);
 }

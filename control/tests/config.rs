@@ -122,7 +122,9 @@ fn the_view_shows_namespaces_bridges_tunnels_and_devices() {
         "remote VM ports are on no bridge of this node"
     );
     assert!(
-        text.contains("tapd7233b80-9d   d7233b80-9d4b-4ef6-a60d-19b3be661069 fa:16:3e:75:e0:5a 10.0.0.10"),
+        text.contains(
+            "tapd7233b80-9d   d7233b80-9d4b-4ef6-a60d-19b3be661069 fa:16:3e:75:e0:5a 10.0.0.10"
+        ),
         "the ports section lists every port:\n{text}"
     );
 }

@@ -232,7 +232,11 @@ pub(super) fn arp_frame<F: Frame, O: Io<F>>(
     }
     .emit(d);
     arp::Repr {
-        op: if request { arp::op::REQUEST } else { arp::op::REPLY },
+        op: if request {
+            arp::op::REQUEST
+        } else {
+            arp::op::REPLY
+        },
         sha,
         spa,
         tha,
