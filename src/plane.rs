@@ -4,8 +4,9 @@
 
 use crate::worker::{Command, Dump};
 use control::api::ApiError;
-use control::{DataPlane, MacFlow, Topology, ViewData};
+use control::{DataPlane, MacFlow, Neighbour, RouteFlow, SessionFlow, Topology, ViewData};
 use crossbeam_channel::{bounded, Sender};
+use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use vrouter::stats::DropReason;
@@ -121,6 +122,60 @@ impl DataPlane for Plane {
             ports: ports.collect(),
             drops: drops.collect(),
             macs: macs.collect(),
+            routes: routes(&snap),
+            neighbours: neighbours(&d),
+            sessions: sessions(&d),
         })
     }
+}
+
+/// The routes of every router of `snap`.
+fn routes(snap: &Snapshot) -> Vec<RouteFlow> {
+    let per_router = snap.routers.iter().map(|r| {
+        r.routes.iter().filter_map(|route| {
+            let port = r.ports.get(route.port)?;
+            Some(RouteFlow {
+                router: control::naming::qrouter_ns(&r.id),
+                destination: format!("{}/{}", Ipv4Addr::from(route.prefix), route.len),
+                via: route.via.map(|v| Ipv4Addr::from(v).to_string()),
+                vlan: port.net,
+                src: Ipv4Addr::from(port.ip).to_string(),
+            })
+        })
+    });
+    per_router.flatten().collect()
+}
+
+/// The underlay's and the routers' neighbour tables.
+fn neighbours(d: &Dump) -> Vec<Neighbour> {
+    let tables = [
+        ("underlay", &d.neighbours),
+        ("router", &d.router_neighbours),
+    ];
+    let rows = tables.into_iter().flat_map(|(table, rows)| {
+        rows.iter().map(move |(ip, mac, age)| Neighbour {
+            table,
+            ip: Ipv4Addr::from(*ip).to_string(),
+            mac: mac.map(|m| m.to_string()),
+            age_ms: *age,
+        })
+    });
+    rows.collect()
+}
+
+/// The connection tracking sessions.
+fn sessions(d: &Dump) -> Vec<SessionFlow> {
+    let side = |k: vrouter::state::conntrack::FlowKey| {
+        let (src, dst) = (Ipv4Addr::from(k.src), Ipv4Addr::from(k.dst));
+        format!("{src}:{} -> {dst}:{}", k.sport, k.dport)
+    };
+    let rows = d.sessions.iter().map(|s| SessionFlow {
+        proto: s.orig.proto,
+        orig: side(s.orig),
+        reply: side(s.reply),
+        packets: s.packets,
+        bytes: s.bytes,
+        age_ms: d.uptime_ms.saturating_sub(s.last_seen),
+    });
+    rows.collect()
 }

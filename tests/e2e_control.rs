@@ -8,6 +8,7 @@ mod common;
 use common::{ctl, move_tap, require_prereqs, unique, vrouterctl, Netns, Vrouter, TENANT_A};
 use control::api::{NoArgs, Op, PortCreate, Target};
 use control::client::Client;
+use control::model::Binding;
 use control::store::Store;
 use control::Topology;
 use std::path::{Path, PathBuf};
@@ -384,6 +385,19 @@ fn pings_survive_a_thousand_changes() {
     println!("1,000 changes applied in {took:?}, {rounds} ping rounds of 100 without loss");
     assert_eq!(ports, 7, "every created port was deleted again");
     let mut c = Client::connect(&vr.socket()).unwrap();
+    // A port bound to a device that is not attached: refused, clearly (no hot-plug yet).
+    let local = Op::PortCreate(PortCreate {
+        network: NET.into(),
+        binding: Some(Binding::Local {
+            devargs: "net_null9".into(),
+        }),
+        ..PortCreate::default()
+    });
+    let e = c.call(local).unwrap_err().to_string();
+    assert!(
+        e.contains("binding new local devices at run time is not supported yet"),
+        "{e}"
+    );
     let flows = c.call(Op::DumpFlows(NoArgs {})).unwrap();
     assert!(
         flows["generation"].as_u64().unwrap() > 1000,

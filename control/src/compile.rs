@@ -84,6 +84,7 @@ pub fn compile(
         static_macs: cx.static_macs(),
         dhcp: crate::compile_dhcp::servers(topo, &cx.tags),
         routers: crate::compile_router::routers(topo, &cx.tags),
+        acls: crate::compile_acl::acls(topo, attached),
         conntrack: Default::default(),
         mac: topo
             .mac_table

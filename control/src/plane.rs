@@ -29,6 +29,57 @@ pub struct ViewData {
     pub drops: Vec<(&'static str, u64)>,
     /// The MAC table.
     pub macs: Vec<MacFlow>,
+    /// The routers' routes.
+    pub routes: Vec<RouteFlow>,
+    /// The neighbour (ARP) tables.
+    pub neighbours: Vec<Neighbour>,
+    /// Connection tracking (NAT) sessions.
+    pub sessions: Vec<SessionFlow>,
+}
+
+/// One route of a router.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteFlow {
+    /// The router's namespace name (`qrouter-<id>`).
+    pub router: String,
+    /// Destination prefix.
+    pub destination: String,
+    /// Next hop; `None` for a connected route.
+    pub via: Option<String>,
+    /// The router's port: its local VLAN tag.
+    pub vlan: u16,
+    /// The router's address on that port.
+    pub src: String,
+}
+
+/// One neighbour entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Neighbour {
+    /// Which table: `underlay` or `router`.
+    pub table: &'static str,
+    /// The address.
+    pub ip: String,
+    /// Its MAC; `None` while unresolved.
+    pub mac: Option<String>,
+    /// Milliseconds since it was confirmed.
+    pub age_ms: u64,
+}
+
+/// One connection tracking session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionFlow {
+    /// IP protocol number.
+    pub proto: u8,
+    /// The original direction, `src:port -> dst:port`.
+    pub orig: String,
+    /// The reply direction, after NAT.
+    pub reply: String,
+    /// Packets in the original and reply directions.
+    pub packets: [u64; 2],
+    /// Bytes in the original and reply directions.
+    pub bytes: [u64; 2],
+    /// Milliseconds since a packet last matched it.
+    pub age_ms: u64,
 }
 
 /// One entry of the MAC table, as `dump-flows` shows br-tun's learned flows.

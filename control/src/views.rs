@@ -26,8 +26,9 @@ pub fn netns(topo: &Topology) -> Value {
     Value::Array(routers.chain(dhcp).collect())
 }
 
-/// `dump_flows`: the MAC table (br-tun table 20), entries by tag and address, with the
-/// network each tag stands for.
+/// `dump_flows`: the MAC table (br-tun table 20: entries by tag and address, with the
+/// network each tag stands for), the routers' routes, the neighbour tables and the
+/// connection tracking (NAT) sessions.
 pub fn dump_flows(topo: &Topology, d: &ViewData) -> Value {
     let tags: Vec<(Option<u16>, &str)> = topo
         .local_vlans()
@@ -52,13 +53,26 @@ pub fn dump_flows(topo: &Topology, d: &ViewData) -> Value {
             "static": m.is_static,
         })
     });
+    let routes = d.routes.iter().map(|r| {
+        json!({"router": r.router, "destination": r.destination, "via": r.via,
+               "dev": format!("vlan{}", r.vlan), "src": r.src})
+    });
+    let neighbours = d
+        .neighbours
+        .iter()
+        .map(|n| json!({"table": n.table, "ip": n.ip, "lladdr": n.mac, "age": n.age_ms / 1000}));
+    let sessions = d.sessions.iter().map(|s| {
+        json!({"proto": s.proto, "orig": s.orig, "reply": s.reply, "n_packets": s.packets,
+               "n_bytes": s.bytes, "idle_age": s.age_ms / 1000})
+    });
     json!({
         "generation": d.generation,
-        "tables": [{
-            "table": 20,
-            "name": "mac",
-            "flows": Value::Array(flows.collect()),
-        }],
+        "tables": [
+            {"table": 20, "name": "mac", "flows": Value::Array(flows.collect())},
+            {"table": "route", "name": "routes", "flows": Value::Array(routes.collect())},
+            {"table": "arp", "name": "neighbours", "flows": Value::Array(neighbours.collect())},
+            {"table": "nat", "name": "sessions", "flows": Value::Array(sessions.collect())},
+        ],
     })
 }
 

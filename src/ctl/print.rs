@@ -79,10 +79,15 @@ fn netns(v: &Value) -> String {
         .collect()
 }
 
-/// `ovs-ofctl dump-flows`: one flow a line, with its counters.
+/// `ovs-ofctl dump-flows`: one flow a line, with its counters; then the routes, the
+/// neighbours and the NAT sessions, as `ip route`, `ip neigh` and `conntrack -L` list them.
 fn flows(v: &Value) -> String {
     let mut s = format!("NXST_FLOW reply (generation {}):\n", num(v, "generation"));
-    for t in items(v, "tables") {
+    let tables = items(v, "tables");
+    for t in tables
+        .iter()
+        .filter(|t| t.get("table") == Some(&Value::from(20)))
+    {
         for f in items(t, "flows") {
             let kind = if f.get("static") == Some(&Value::Bool(true)) {
                 "static"
@@ -102,7 +107,51 @@ fn flows(v: &Value) -> String {
             );
         }
     }
+    for t in tables {
+        let name = t.get("table").and_then(Value::as_str).unwrap_or_default();
+        for f in items(t, "flows") {
+            let line = match name {
+                "route" => {
+                    let via = f.get("via").and_then(Value::as_str);
+                    let via = via.map_or_else(|| "connected".to_owned(), |v| format!("via {v}"));
+                    let (router, dst) = (text(f, "router"), text(f, "destination"));
+                    let (dev, src) = (text(f, "dev"), text(f, "src"));
+                    format!(" route {router}: {dst} {via} dev {dev} src {src}")
+                }
+                "arp" => {
+                    let mac = f
+                        .get("lladdr")
+                        .and_then(Value::as_str)
+                        .unwrap_or("(incomplete)");
+                    let (table, ip, age) = (text(f, "table"), text(f, "ip"), num(f, "age"));
+                    format!(" neigh {table}: {ip} lladdr {mac} age={age}s")
+                }
+                "nat" => format!(
+                    " conntrack proto={} {} | reply {} n_packets={} n_bytes={} idle_age={}",
+                    num(f, "proto"),
+                    text(f, "orig"),
+                    text(f, "reply"),
+                    pair(f.get("n_packets")),
+                    pair(f.get("n_bytes")),
+                    num(f, "idle_age"),
+                ),
+                _ => continue,
+            };
+            let _ = writeln!(s, "{line}");
+        }
+    }
     s
+}
+
+/// A pair of counters as `original/reply`.
+fn pair(v: Option<&Value>) -> String {
+    let nums: Vec<String> = v
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice)
+        .iter()
+        .map(|n| n.as_u64().unwrap_or_default().to_string())
+        .collect();
+    nums.join("/")
 }
 
 /// Counters per device as ifconfig prints them, then the drop reasons that counted.

@@ -95,6 +95,14 @@ reasons! {
         NatCollision => "nat_collision",
         /// The connection table is full: a new connection is refused.
         ConntrackFull => "conntrack_full",
+        /// A VM sent from a MAC or IP that is not its own nor an allowed address pair.
+        Spoofed => "spoofed",
+        /// A VM sent a DHCP server reply (udp 67 → 68).
+        RogueDhcp => "rogue_dhcp",
+        /// Conntrack state INVALID at a VM port (bad TCP flags, out of window, no SYN).
+        SgInvalid => "sg_invalid",
+        /// A new connection no security group rule allows.
+        SgDenied => "sg_denied",
     }
 }
 
@@ -157,6 +165,23 @@ pub struct DhcpStats {
     pub declines: u64,
 }
 
+/// Counters of the security group stage, by connection state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AclStats {
+    /// New connections allowed by a rule.
+    pub new: u64,
+    /// Packets of known connections.
+    pub established: u64,
+    /// ICMP errors about known connections.
+    pub related: u64,
+    /// Packets in state INVALID.
+    pub invalid: u64,
+    /// New connections no rule allows.
+    pub denied: u64,
+    /// Connections ended because the rule that allowed them went away.
+    pub flushed: u64,
+}
+
 /// Everything a worker counts.
 #[derive(Clone, Debug)]
 pub struct Stats {
@@ -180,6 +205,8 @@ pub struct Stats {
     pub dhcp: DhcpStats,
     /// The router stage.
     pub router: RouterStats,
+    /// The security group stage.
+    pub acl: AclStats,
 }
 
 impl Default for Stats {
@@ -195,6 +222,7 @@ impl Default for Stats {
             local_ignored: 0,
             dhcp: DhcpStats::default(),
             router: RouterStats::default(),
+            acl: AclStats::default(),
         }
     }
 }

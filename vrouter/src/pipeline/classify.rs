@@ -1,6 +1,6 @@
 //! First stage: which network a frame belongs to, from the role of the device it came in on.
 
-use super::{l2, output, tunnel, Dataplane, Io};
+use super::{acl, l2, output, tunnel, Dataplane, Io};
 use crate::frame::Frame;
 use crate::state::Millis;
 use crate::stats::DropReason;
@@ -27,6 +27,9 @@ pub(super) fn input<F: Frame, O: Io<F>>(
         PortRole::Access { net } => {
             if ethertype == ethernet::ethertype::VLAN {
                 return Err(DropReason::VlanUnknown);
+            }
+            if let Some(a) = snap.acl(port) {
+                acl::filter(dp, a, port, acl::Way::Egress, &frame, now)?;
             }
             l2::switch(dp, snap, port, *net, Dest::Port(port), frame, now, io)
         }

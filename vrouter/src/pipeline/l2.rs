@@ -1,7 +1,7 @@
 //! The L2 stage (br-int NORMAL and br-tun tables 1, 10, 20, 21): learn the source, look up
 //! the destination, flood what is unknown or multicast with split horizon.
 
-use super::{local, output, tunnel, Dataplane, Io};
+use super::{acl, local, output, tunnel, Dataplane, Io};
 use crate::frame::Frame;
 use crate::state::Millis;
 use crate::stats::DropReason;
@@ -57,7 +57,7 @@ fn deliver<F: Frame, O: Io<F>>(
         return Err(DropReason::SameSegment);
     }
     match dest {
-        Dest::Port(p) => output::to_port(net, p, frame, io),
+        Dest::Port(p) => to_port(dp, snap, net, p, frame, now, io),
         Dest::Peer(_) if matches!(from, Dest::Peer(_)) => Err(DropReason::TunnelToTunnel),
         Dest::Peer(ip) => tunnel::encap(dp, snap, net, ip, frame, now, io),
         Dest::Local => local::input(dp, snap, in_port, net, frame, now, io),
@@ -107,7 +107,7 @@ fn flood<F: Frame, O: Io<F>>(
             continue;
         };
         let sent = match dest {
-            Dest::Port(p) => output::to_port(net, p, copy, io),
+            Dest::Port(p) => to_port(dp, snap, net, p, copy, now, io),
             Dest::Peer(ip) => tunnel::encap(dp, snap, net, ip, copy, now, io),
             Dest::Local => local::input(dp, snap, in_port, net, copy, now, io),
         };
@@ -116,4 +116,20 @@ fn flood<F: Frame, O: Io<F>>(
         }
     }
     Ok(())
+}
+
+/// Sends a frame out of local device `p`, through the port's security groups if it has any.
+fn to_port<F: Frame, O: Io<F>>(
+    dp: &mut Dataplane<F>,
+    snap: &Snapshot,
+    net: &NetConf,
+    p: PortIdx,
+    frame: F,
+    now: Millis,
+    io: &mut O,
+) -> Result<(), DropReason> {
+    if let Some(a) = snap.acl(p) {
+        acl::filter(dp, a, p, acl::Way::Ingress, &frame, now)?;
+    }
+    output::to_port(net, p, frame, io)
 }

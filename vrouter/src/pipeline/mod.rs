@@ -7,6 +7,7 @@
 //! hands the frame to the device. Each stage returns `Err(DropReason)` to drop; the caller
 //! counts it against the ingress device.
 
+mod acl;
 mod classify;
 mod dhcp;
 mod fragment;
@@ -50,6 +51,11 @@ pub struct Dataplane<F> {
     announced: Vec<(NetIdx, u32)>,
     /// ICMP errors this worker may still send in the current second.
     icmp_tokens: u32,
+    /// Hits per security group rule, by port: (ingress rules, egress rules), each
+    /// (packets, bytes) of the first packets of the connections the rule allowed.
+    pub acl_hits: Vec<(Vec<(u64, u64)>, Vec<(u64, u64)>)>,
+    /// The security groups the state was last checked against.
+    acls: Vec<Option<crate::tables::acl::PortAcl>>,
     /// DHCP leases granted, for views.
     pub leases: crate::state::Leases,
     /// Counters.
@@ -68,6 +74,8 @@ impl<F: Frame> Dataplane<F> {
             conntrack: Conntrack::new(snap.conntrack.capacity),
             announced: Vec::new(),
             icmp_tokens: icmp::ERRORS_PER_SECOND,
+            acl_hits: Vec::new(),
+            acls: Vec::new(),
             leases: crate::state::Leases::default(),
             stats: Stats::default(),
             ip_ident: 0,
@@ -86,6 +94,9 @@ impl<F: Frame> Dataplane<F> {
             .flat_map(|r| r.neighbours.iter().copied())
             .collect();
         let stale = self.router_neigh.set_static(&known, now);
+        if self.acls != snap.acls {
+            self.apply_acls(snap);
+        }
         self.stats.drops[DropReason::NeighbourTimeout as usize] += stale.len() as u64;
         if self.stats.ports.len() < snap.ports.len() {
             self.stats.port(snap.ports.len() as PortIdx - 1);
@@ -133,6 +144,50 @@ impl<F: Frame> Dataplane<F> {
             }
         }
         local::announce(self, snap, now, io);
+    }
+
+    /// Resets the rule counters of ports whose rules changed and ends the connections that
+    /// no rule allows any more (as Neutron flushes their conntrack entries).
+    fn apply_acls(&mut self, snap: &Snapshot) {
+        self.acl_hits.resize(snap.acls.len(), Default::default());
+        for (i, acl) in snap.acls.iter().enumerate() {
+            if self.acls.get(i) != Some(acl) {
+                self.acl_hits[i] = acl.as_ref().map_or_else(Default::default, |a| {
+                    (vec![(0, 0); a.ingress.len()], vec![(0, 0); a.egress.len()])
+                });
+            }
+        }
+        let doomed: Vec<u32> = self
+            .conntrack
+            .iter()
+            .filter(|(_, s)| s.orig.zone & acl::PORT_ZONE != 0)
+            .filter(|(_, s)| {
+                let port = s.orig.zone & !acl::PORT_ZONE;
+                !snap.acl(port).is_some_and(|a| acl::still_allowed(a, s))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        for i in doomed {
+            self.conntrack.remove(i);
+            self.stats.acl.flushed += 1;
+        }
+        self.acls = snap.acls.clone();
+    }
+
+    /// Counts a first packet of `bytes` allowed by rule `rule` of `port`'s `way` chain.
+    fn count_rule(&mut self, port: PortIdx, way: acl::Way, rule: usize, bytes: usize) {
+        let Some((ingress, egress)) = self.acl_hits.get_mut(port as usize) else {
+            return;
+        };
+        let chain = if way == acl::Way::Ingress {
+            ingress
+        } else {
+            egress
+        };
+        if let Some(c) = chain.get_mut(rule) {
+            c.0 += 1;
+            c.1 += bytes as u64;
+        }
     }
 
     /// The next outer IPv4 identification (RFC 6864: any value for atomic datagrams).

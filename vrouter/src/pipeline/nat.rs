@@ -280,7 +280,7 @@ pub(super) fn icmp_error_input<F: Frame, O: Io<F>>(
 }
 
 /// The connection key of a datagram quoted in an ICMP error (its header and 8 bytes).
-fn quoted_key(b: &[u8], zone: u16) -> Option<FlowKey> {
+pub(super) fn quoted_key(b: &[u8], zone: u16) -> Option<FlowKey> {
     if b.len() < ipv4::MIN_HEADER_LEN + 8 || b[0] >> 4 != 4 {
         return None;
     }

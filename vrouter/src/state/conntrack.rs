@@ -28,6 +28,30 @@ pub struct FlowKey {
     pub dport: u16,
 }
 
+/// True for a combination of TCP flags a conforming stack sends (the table of Linux's
+/// `tcp_valid_flags`); anything else is INVALID.
+pub fn tcp_flags_valid(flags: u8) -> bool {
+    use tcp_flags::*;
+    let f = flags & (FIN | SYN | RST | PSH | ACK | URG);
+    matches!(
+        f,
+        x if x == SYN
+            || x == SYN | URG
+            || x == SYN | ACK
+            || x == RST
+            || x == RST | ACK
+            || x == RST | ACK | PSH
+            || x == FIN | ACK
+            || x == FIN | ACK | URG
+            || x == ACK
+            || x == ACK | URG
+            || x == FIN | ACK | PSH
+            || x == FIN | ACK | PSH | URG
+            || x == ACK | PSH
+            || x == ACK | PSH | URG
+    )
+}
+
 impl FlowKey {
     /// The same connection seen from the other end.
     #[inline]
@@ -71,6 +95,10 @@ pub enum TcpState {
 
 /// TCP flag bits (RFC 9293 §3.1).
 pub mod tcp_flags {
+    /// URG.
+    pub const URG: u8 = 0x20;
+    /// PSH.
+    pub const PSH: u8 = 0x08;
     /// FIN.
     pub const FIN: u8 = 0x01;
     /// SYN.
@@ -79,6 +107,45 @@ pub mod tcp_flags {
     pub const RST: u8 = 0x04;
     /// ACK.
     pub const ACK: u8 = 0x10;
+}
+
+/// TCP sequence tracking of one direction (after Linux `nf_conntrack_proto_tcp`'s
+/// `tcp_in_window`, the "Real Stateful TCP Packet Filtering" of Rooij).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpWindow {
+    /// Highest sequence number sent plus length (td_end).
+    pub end: u32,
+    /// Highest sequence number the other side allowed (ack + window, td_maxend).
+    pub maxend: u32,
+    /// Largest window advertised (td_maxwin); 0 until the direction is seen.
+    pub maxwin: u32,
+    /// Window scale shift of this direction's advertisements (RFC 7323 §2).
+    pub scale: u8,
+    /// Window scale offered in this direction's SYN, if any.
+    pub offered_scale: Option<u8>,
+}
+
+/// What [`Session::tcp_in_window`] needs of a TCP segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgment number (meaningful with ACK).
+    pub ack: u32,
+    /// Raw window field.
+    pub win: u16,
+    /// Payload length.
+    pub len: u32,
+    /// Flags.
+    pub flags: u8,
+    /// Window scale option, on a SYN.
+    pub wscale: Option<u8>,
+}
+
+/// True if `a` comes before `b` in sequence space (RFC 9293 §3.4, modulo 2^32).
+#[inline]
+fn before(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
 }
 
 /// One tracked connection.
@@ -100,9 +167,73 @@ pub struct Session {
     pub packets: [u64; 2],
     /// Bytes in the original and reply directions.
     pub bytes: [u64; 2],
+    /// A tag of the zone's owner (the ACL stage: which way the first packet went).
+    pub mark: u8,
+    /// TCP sequence tracking per direction (filled only where validity is checked).
+    pub window: [TcpWindow; 2],
 }
 
 impl Session {
+    /// Checks a TCP segment in direction `dir` against the windows seen so far and
+    /// updates them; false means the segment is out of window (conntrack's INVALID).
+    pub fn tcp_in_window(&mut self, dir: Dir, s: &Segment) -> bool {
+        use tcp_flags::*;
+        let (si, ri) = (dir as usize, 1 - dir as usize);
+        let mut end = s.seq.wrapping_add(s.len);
+        if s.flags & SYN != 0 {
+            end = end.wrapping_add(1);
+        }
+        if s.flags & FIN != 0 {
+            end = end.wrapping_add(1);
+        }
+        if self.window[si].maxwin == 0 {
+            if s.flags & SYN == 0 {
+                return false;
+            }
+            let w = &mut self.window[si];
+            w.end = end;
+            w.maxend = end;
+            w.maxwin = u32::from(s.win).max(1);
+            w.offered_scale = s.wscale;
+            // RFC 7323 §2.2: scaling is in effect only if both SYNs carried the option.
+            if let (Some(a), Some(b)) = (w.offered_scale, self.window[ri].offered_scale) {
+                self.window[si].scale = a.min(14);
+                self.window[ri].scale = b.min(14);
+            }
+        }
+        let win = if s.flags & SYN != 0 {
+            u32::from(s.win)
+        } else {
+            u32::from(s.win) << self.window[si].scale
+        };
+        let (snd, rcv) = (self.window[si], self.window[ri]);
+        let ack = if s.flags & ACK != 0 { s.ack } else { rcv.end };
+        let max_ack_window = snd.maxwin.max(66_000);
+        let ok = !before(snd.maxend, s.seq)
+            && !before(end, snd.end.wrapping_sub(rcv.maxwin))
+            && !before(rcv.end, ack)
+            && !before(ack, rcv.end.wrapping_sub(max_ack_window));
+        if !ok {
+            return false;
+        }
+        let w = &mut self.window[si];
+        w.maxwin = w.maxwin.max(win);
+        if before(w.end, end) {
+            w.end = end;
+        }
+        if s.flags & ACK != 0 {
+            let r = &mut self.window[ri];
+            if before(r.maxend, ack.wrapping_add(win)) {
+                r.maxend = ack.wrapping_add(win);
+            }
+        }
+        // The first window of a direction bounds the other's data until it advertises.
+        if rcv.maxwin == 0 {
+            self.window[si].maxend = end.wrapping_add(win.max(1));
+        }
+        true
+    }
+
     /// True if the session rewrites addresses or ports.
     pub fn is_nat(&self) -> bool {
         self.reply != self.orig.reverse()
@@ -275,6 +406,8 @@ impl Conntrack {
             last_seen: now,
             packets: [0; 2],
             bytes: [0; 2],
+            mark: 0,
+            window: [TcpWindow::default(); 2],
         };
         let idx = match self.free.pop() {
             Some(i) => {
@@ -389,6 +522,47 @@ mod tests {
         assert!(ct.is_empty());
         let i = ct.create(key(7, 1, 9, 9), key(7, 1, 9, 9), 0).unwrap();
         assert!(i < 4, "a freed slot is reused");
+    }
+
+    fn seg(seq: u32, ack: u32, len: u32, flags: u8) -> Segment {
+        Segment {
+            seq,
+            ack,
+            win: 65535,
+            len,
+            flags,
+            wscale: None,
+        }
+    }
+
+    #[test]
+    fn tcp_window_accepts_a_conversation_and_rejects_far_segments() {
+        use tcp_flags::*;
+        let mut ct = Conntrack::new(2);
+        let mut o = key(1, 1000, 2, 22);
+        o.proto = 6;
+        let i = ct.create(o, o, 0).unwrap();
+        let s = ct.get_mut(i).unwrap();
+        assert!(s.tcp_in_window(Dir::Orig, &seg(100, 0, 0, SYN)));
+        assert!(s.tcp_in_window(Dir::Reply, &seg(5000, 101, 0, SYN | ACK)));
+        assert!(s.tcp_in_window(Dir::Orig, &seg(101, 5001, 0, ACK)));
+        assert!(s.tcp_in_window(Dir::Orig, &seg(101, 5001, 500, ACK)));
+        assert!(s.tcp_in_window(Dir::Reply, &seg(5001, 601, 100, ACK)));
+        // Data far beyond what the receiver allowed, and an ack of unsent data.
+        assert!(!s.tcp_in_window(Dir::Orig, &seg(601 + 200_000, 5101, 10, ACK)));
+        assert!(!s.tcp_in_window(Dir::Orig, &seg(601, 900_000, 0, ACK)));
+        // A retransmission within the window is fine.
+        assert!(s.tcp_in_window(Dir::Orig, &seg(101, 5101, 500, ACK)));
+    }
+
+    #[test]
+    fn tcp_window_needs_a_syn_to_start() {
+        let mut ct = Conntrack::new(2);
+        let mut o = key(1, 1000, 2, 22);
+        o.proto = 6;
+        let i = ct.create(o, o, 0).unwrap();
+        let s = ct.get_mut(i).unwrap();
+        assert!(!s.tcp_in_window(Dir::Orig, &seg(100, 0, 0, tcp_flags::ACK)));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! worker state (MAC table, neighbours) survives a change: a network is known by its local
 //! VLAN tag, a device by its attachment index, a tunnel peer by its remote IPv4 address.
 
+pub mod acl;
 pub mod dhcp;
 pub mod router;
 
@@ -55,6 +56,8 @@ pub struct Snapshot {
     pub routers: Vec<RouterConf>,
     /// Connection tracking and NAT limits.
     pub conntrack: ConntrackConf,
+    /// Security groups of locally bound VM ports, by [`PortIdx`] (`None`: not filtered).
+    pub acls: Vec<Option<acl::PortAcl>>,
 }
 
 impl Snapshot {
@@ -62,6 +65,12 @@ impl Snapshot {
     #[inline]
     pub fn network(&self, net: NetIdx) -> Option<&NetConf> {
         self.networks.get(net as usize).and_then(Option::as_ref)
+    }
+
+    /// The firewall of device `port`, if it is a VM port with port security.
+    #[inline]
+    pub fn acl(&self, port: PortIdx) -> Option<&acl::PortAcl> {
+        self.acls.get(port as usize).and_then(Option::as_ref)
     }
 
     /// The device with attachment index `port`, if any.
