@@ -36,6 +36,10 @@ pub trait Io<F> {
     fn alloc(&mut self) -> Option<F>;
 }
 
+/// (packets, bytes) of the first packets of the connections each rule of a port allowed:
+/// its ingress rules, then its egress rules, in chain order.
+pub type RuleHits = (Vec<(u64, u64)>, Vec<(u64, u64)>);
+
 /// The state one worker owns, and the entry points that run the pipeline over it.
 #[derive(Debug)]
 pub struct Dataplane<F> {
@@ -51,9 +55,8 @@ pub struct Dataplane<F> {
     announced: Vec<(NetIdx, u32)>,
     /// ICMP errors this worker may still send in the current second.
     icmp_tokens: u32,
-    /// Hits per security group rule, by port: (ingress rules, egress rules), each
-    /// (packets, bytes) of the first packets of the connections the rule allowed.
-    pub acl_hits: Vec<(Vec<(u64, u64)>, Vec<(u64, u64)>)>,
+    /// Hits per security group rule, by port.
+    pub acl_hits: Vec<RuleHits>,
     /// The security groups the state was last checked against.
     acls: Vec<Option<crate::tables::acl::PortAcl>>,
     /// DHCP leases granted, for views.
