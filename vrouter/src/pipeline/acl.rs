@@ -97,7 +97,7 @@ fn ipv4_filter<F: Frame>(
         return Ok(());
     }
     // Fragments after the first carry no ports: the first fragment decided.
-    if !m.has_l4 {
+    if m.frag & 0x1fff != 0 {
         return Ok(());
     }
     let seg = (k.proto == ipv4::proto::TCP).then(|| segment(d, m));

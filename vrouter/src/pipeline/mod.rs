@@ -201,6 +201,10 @@ impl<F: Frame> Dataplane<F> {
 }
 
 #[cfg(test)]
+mod acl_tests;
+#[cfg(test)]
 mod router_tests;
+#[cfg(test)]
+mod test_frames;
 #[cfg(test)]
 mod tests;

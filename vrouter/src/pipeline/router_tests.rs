@@ -1,6 +1,7 @@
 //! Router stage tests: bytes in, verdict and bytes out. Expected frames are built here from
 //! scratch (checksums computed in full), so they also check the incremental updates.
 
+use super::test_frames::{arp_reply, echo, packet, tcp, udp};
 use super::{Dataplane, Io};
 use crate::frame::VecFrame;
 use crate::stats::DropReason;
@@ -170,95 +171,6 @@ impl Rig {
     fn drops(&self, r: DropReason) -> u64 {
         self.dp.stats.drops[r as usize]
     }
-}
-
-fn arp_reply(sha: [u8; 6], spa: [u8; 4], tha: [u8; 6], tpa: [u8; 4]) -> Vec<u8> {
-    let mut f = Vec::new();
-    f.extend_from_slice(&tha);
-    f.extend_from_slice(&sha);
-    f.extend_from_slice(&[0x08, 0x06, 0, 1, 8, 0, 6, 4, 0, 2]);
-    f.extend_from_slice(&sha);
-    f.extend_from_slice(&spa);
-    f.extend_from_slice(&tha);
-    f.extend_from_slice(&tpa);
-    f
-}
-
-/// An IPv4 packet in Ethernet with the given header fields and L4 bytes; the IPv4 checksum
-/// and, for UDP/TCP/ICMP, the L4 checksum are computed in full.
-#[allow(clippy::too_many_arguments)]
-fn packet(
-    dmac: [u8; 6],
-    smac: [u8; 6],
-    src: [u8; 4],
-    dst: [u8; 4],
-    ttl: u8,
-    frag: u16,
-    proto: u8,
-    l4: &[u8],
-) -> Vec<u8> {
-    let mut f = Vec::new();
-    f.extend_from_slice(&dmac);
-    f.extend_from_slice(&smac);
-    f.extend_from_slice(&[0x08, 0x00]);
-    let total = (20 + l4.len()) as u16;
-    let mut h = vec![0x45, 0];
-    h.extend_from_slice(&total.to_be_bytes());
-    h.extend_from_slice(&[0x12, 0x34]);
-    h.extend_from_slice(&frag.to_be_bytes());
-    h.extend_from_slice(&[ttl, proto, 0, 0]);
-    h.extend_from_slice(&src);
-    h.extend_from_slice(&dst);
-    let c = checksum::checksum(&h);
-    h[10..12].copy_from_slice(&c.to_be_bytes());
-    f.extend_from_slice(&h);
-    let mut l4 = l4.to_vec();
-    let at = match proto {
-        17 => Some(6),
-        6 => Some(16),
-        1 => Some(2),
-        _ => None,
-    };
-    if let Some(at) = at {
-        l4[at..at + 2].copy_from_slice(&[0, 0]);
-        let mut sum = checksum::add(0, &l4);
-        if proto != 1 {
-            sum = checksum::add(sum, &src);
-            sum = checksum::add(sum, &dst);
-            sum += u32::from(proto) + l4.len() as u32;
-        }
-        let c = !checksum::fold(sum);
-        let c = if proto == 17 && c == 0 { 0xffff } else { c };
-        l4[at..at + 2].copy_from_slice(&c.to_be_bytes());
-    }
-    f.extend_from_slice(&l4);
-    f
-}
-
-fn udp(sport: u16, dport: u16, data: &[u8]) -> Vec<u8> {
-    let mut u = Vec::new();
-    u.extend_from_slice(&sport.to_be_bytes());
-    u.extend_from_slice(&dport.to_be_bytes());
-    u.extend_from_slice(&((8 + data.len()) as u16).to_be_bytes());
-    u.extend_from_slice(&[0, 0]);
-    u.extend_from_slice(data);
-    u
-}
-
-fn tcp(sport: u16, dport: u16, flags: u8) -> Vec<u8> {
-    let mut t = Vec::new();
-    t.extend_from_slice(&sport.to_be_bytes());
-    t.extend_from_slice(&dport.to_be_bytes());
-    t.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-    t
-}
-
-fn echo(kind: u8, id: u16, seq: u16) -> Vec<u8> {
-    let mut e = vec![kind, 0, 0, 0];
-    e.extend_from_slice(&id.to_be_bytes());
-    e.extend_from_slice(&seq.to_be_bytes());
-    e.extend_from_slice(b"abcdefgh");
-    e
 }
 
 #[test]
