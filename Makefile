@@ -1,7 +1,7 @@
 # Entry points of the vrouter appliance. `make test` is what CI runs (.ci/run).
 CARGO ?= cargo
 
-.PHONY: deps build test demo bench lint
+.PHONY: deps build test demo bench lint fuzz
 
 # System packages: DPDK, libclang for bindgen, and the clients of the end-to-end tests.
 deps:
@@ -24,3 +24,26 @@ bench: deps
 lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# Fuzzing (cargo-fuzz, needs the nightly toolchain): each target runs FUZZ_SECS seconds,
+# starting from its seeds and from what earlier runs found (fuzz/corpus/<target>/). A crash
+# stops the run; its input is in fuzz/artifacts/<target>/ (see README.md, "Fuzzing").
+# No sanitizer by default: the code under test is safe Rust; overflow checks stay on.
+FUZZ_SECS ?= 30
+FUZZ_SANITIZER ?= none
+FUZZ_TARGETS ?= wire_ethernet wire_vlan wire_arp wire_ipv4 wire_gre wire_icmp wire_udp \
+	wire_dhcp pipeline control_request config_load
+fuzz:
+	@rustup run nightly rustc --version >/dev/null || { echo "make fuzz: needs the nightly toolchain (rustup toolchain install nightly)"; exit 1; }
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
+	cd fuzz && $(CARGO) run -q --no-default-features --example write_seeds -- corpus
+	@mkdir -p fuzz/artifacts
+	@for t in $(FUZZ_TARGETS); do \
+		log=fuzz/artifacts/$$t.log; \
+		if cargo +nightly fuzz run -s $(FUZZ_SANITIZER) $$t fuzz/corpus/$$t -- \
+			-max_total_time=$(FUZZ_SECS) -print_final_stats=1 >$$log 2>&1; then \
+			echo "fuzz $$t: $$(grep -o 'Done [0-9]* runs in [0-9]* second(s)' $$log)"; \
+		else \
+			tail -n 60 $$log; echo "fuzz $$t: FAILED (input in fuzz/artifacts/$$t/, log in $$log)"; exit 1; \
+		fi; \
+	done

@@ -7,43 +7,24 @@
 //! that the bench measures the server and not the flooding of the request to every port
 //! and tunnel peer of the network.
 
+mod common;
+
+use common::{reference, Sink, BURST};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use vrouter::pipeline::{Dataplane, Io};
+use vrouter::pipeline::Dataplane;
 use vrouter::tables::{PortIdx, Snapshot};
 use vrouter::wire::{ethernet, ipv4, udp};
 use vrouter::{Mac, VecFrame};
 
-const BURST: usize = 32;
 const VM001: PortIdx = 2;
 const VM001_MAC: [u8; 6] = [0xfa, 0x16, 0x3e, 0x75, 0xe0, 0x5a];
 const DHCP_MAC: [u8; 6] = [0xfa, 0x16, 0x3e, 0xda, 0x41, 0x49];
 const VM001_IP: u32 = 0x0a00_000a;
 const SERVER_IP: u32 = 0x0a00_0003;
 
-/// Collects what the pipeline sends.
-struct Sink(Vec<(PortIdx, VecFrame)>);
-
-impl Io<VecFrame> for Sink {
-    fn send(&mut self, port: PortIdx, frame: VecFrame) {
-        self.0.push((port, frame));
-    }
-    fn alloc(&mut self) -> Option<VecFrame> {
-        Some(VecFrame::new(&[]))
-    }
-}
-
 /// The reference topology with vm001 bound locally (device index 2).
 fn snapshot() -> Snapshot {
-    let mut topo = control::load_str(
-        include_str!("../configs/tenant-a.toml"),
-        "configs/tenant-a.toml",
-    )
-    .expect("reference topology loads");
-    topo.set_devargs("tapd7233b80-9d", "net_null2")
-        .expect("vm001 binds");
-    let names: Vec<String> = topo.devices().into_iter().map(|(n, _)| n).collect();
-    assert_eq!(names[VM001 as usize], "tapd7233b80-9d");
-    control::compile(&topo, &names, 1).expect("compiles")
+    reference(&[("tapd7233b80-9d", "net_null2")], |_| {})
 }
 
 /// A 300-byte DHCP message of `kind` (1 DISCOVER, 3 REQUEST) from vm001 with `ciaddr`,

@@ -2,13 +2,15 @@
 //! and local port → MAC lookup → encap to a learned peer. Reports ns/packet (criterion's
 //! time per element) for bursts of 32 frames of 64 bytes.
 
+mod common;
+
+use common::{reference, Sink, BURST};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use vrouter::pipeline::{Dataplane, Io};
+use vrouter::pipeline::Dataplane;
 use vrouter::tables::{PortIdx, Snapshot};
 use vrouter::wire::checksum;
 use vrouter::VecFrame;
 
-const BURST: usize = 32;
 const UNDERLAY: PortIdx = 0;
 const VM002: PortIdx = 2;
 const LOCAL_MAC: [u8; 6] = [0x52, 0x54, 0, 0, 1, 0x21];
@@ -16,30 +18,9 @@ const C1_MAC: [u8; 6] = [0x52, 0x54, 0, 0, 1, 0x31];
 const VM002_MAC: [u8; 6] = [0xfa, 0x16, 0x3e, 0x51, 0xa2, 0x97];
 const REMOTE_VM_MAC: [u8; 6] = [0xfa, 0x16, 0x3e, 0x0a, 0x00, 0x14];
 
-/// Collects what the pipeline sends.
-struct Sink(Vec<(PortIdx, VecFrame)>);
-
-impl Io<VecFrame> for Sink {
-    fn send(&mut self, port: PortIdx, frame: VecFrame) {
-        self.0.push((port, frame));
-    }
-    fn alloc(&mut self) -> Option<VecFrame> {
-        Some(VecFrame::new(&[]))
-    }
-}
-
 /// The reference topology with vm002 bound locally (device index 2).
 fn snapshot() -> Snapshot {
-    let mut topo = control::load_str(
-        include_str!("../configs/tenant-a.toml"),
-        "configs/tenant-a.toml",
-    )
-    .expect("reference topology loads");
-    topo.set_devargs("tap1653ec91-ad", "net_null2")
-        .expect("vm002 binds");
-    let names: Vec<String> = topo.devices().into_iter().map(|(n, _)| n).collect();
-    assert_eq!(names[VM002 as usize], "tap1653ec91-ad");
-    control::compile(&topo, &names, 1).expect("compiles")
+    reference(&[("tap1653ec91-ad", "net_null2")], |_| {})
 }
 
 /// An inner 64-byte frame (60 without FCS): Ethernet/IPv4/UDP with 18 bytes of payload.

@@ -105,10 +105,12 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // Wakes the acceptor, which then sees the flag.
-        let _ = UnixStream::connect(&self.path);
-        if let Some(t) = self.acceptor.take() {
-            let _ = t.join();
+        // Wakes the acceptor, which then sees the flag; if it cannot be woken (the socket
+        // file is gone), it is left to end with the process.
+        if UnixStream::connect(&self.path).is_ok() {
+            if let Some(t) = self.acceptor.take() {
+                let _ = t.join();
+            }
         }
         let _ = std::fs::remove_file(&self.path);
     }

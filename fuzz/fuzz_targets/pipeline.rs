@@ -2,4 +2,6 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| vrouter_fuzz::pipeline::run(data));
+fuzz_target!(|data: &[u8]| {
+    vrouter_fuzz::pipeline::run(data);
+});

@@ -16,8 +16,8 @@
 //! Properties checked after every event:
 //! - no panic;
 //! - every frame the pipeline destroyed without sending it is counted: as a drop, or as a
-//!   counted consumption (an ignored broadcast, a DHCP RELEASE or DECLINE, an ICMP error to
-//!   the router, a packet replaced by its fragments);
+//!   counted consumption (an ignored broadcast, an ARP reply, a DHCP RELEASE or DECLINE, an
+//!   ICMP error to the router, a packet replaced by its fragments);
 //! - the MAC table, the connection table, the neighbour caches (and the frames they hold)
 //!   and the lease table stay within their capacities; every session is found by both of
 //!   its keys;
@@ -25,16 +25,20 @@
 //!   underlay when sent there; while every input so far had its checksums computed and
 //!   none carried one of the appliance's MAC addresses, every IPv4 packet the appliance
 //!   sends from its own MAC carries correct IPv4, UDP and ICMP checksums (NAT and TTL
-//!   updates are incremental, RFC 1624).
+//!   updates are incremental, RFC 1624), and every ARP packet it sends is a minimum frame.
 //!
-//! At the end, time runs on until every held frame was sent or dropped: none may be left.
+//! At the end, time runs on until ARP gave up on every unresolved next hop: no frame may be
+//! left held.
 
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::OnceLock;
 use vrouter::pipeline::{Dataplane, Io};
-use vrouter::state::neighbours::{HOLD_PER_ENTRY, MAX_ENTRIES, MAX_PENDING, MAX_REQUESTS, RETRY_MS};
+use vrouter::state::neighbours::{
+    HOLD_PER_ENTRY, MAX_ENTRIES, MAX_PENDING, MAX_REQUESTS, RETRY_MS,
+};
 use vrouter::state::{leases, Dir, Millis};
+use vrouter::stats::Stats;
 use vrouter::tables::{PortIdx, Snapshot};
 use vrouter::wire::{be16, checksum, ethernet, gre, icmp, ipv4, udp, Mac};
 use vrouter::{Frame, VecFrame};
@@ -53,6 +57,8 @@ const VM002: PortIdx = 3;
 const MAC_CAPACITY: usize = 64;
 /// Connections at most.
 const CONNTRACK_CAPACITY: usize = 32;
+/// Minimum Ethernet frame without FCS: the length of the ARP packets the appliance sends.
+const MIN_FRAME: usize = 60;
 /// Longest frame the harness builds (a `VecFrame` holds 2048 bytes).
 const MAX_FRAME: usize = 2047;
 
@@ -155,13 +161,21 @@ impl Io<Tracked> for Sink {
     fn send(&mut self, port: PortIdx, mut frame: Tracked) {
         let d = frame.data();
         assert!(usize::from(port) < DEVICES, "sent to device {port}");
-        assert!(d.len() >= ethernet::HEADER_LEN, "sent a {}-byte frame", d.len());
+        assert!(
+            d.len() >= ethernet::HEADER_LEN,
+            "sent a {}-byte frame",
+            d.len()
+        );
         if port == UNDERLAY {
             assert!(d.len() <= ethernet::HEADER_LEN + 1500, "{} bytes", d.len());
         }
         let src = Mac::from_bytes(&d[6..12]);
-        if self.clean && self.own.contains(&src) && be16(d, 12) == ethernet::ethertype::IPV4 {
-            check_ipv4(&d[ethernet::HEADER_LEN..]);
+        if self.clean && self.own.contains(&src) {
+            match be16(d, 12) {
+                ethernet::ethertype::IPV4 => check_ipv4(&d[ethernet::HEADER_LEN..]),
+                ethernet::ethertype::ARP => assert!(d.len() <= MIN_FRAME, "{d:02x?}"),
+                _ => {}
+            }
         }
         frame.sent = true;
     }
@@ -260,6 +274,7 @@ fn counted(dp: &Dataplane<Tracked>) -> u64 {
     let s = &dp.stats;
     s.total_drops()
         + s.local_ignored
+        + s.arp_replies_received
         + s.dhcp.releases
         + s.dhcp.declines
         + s.router.icmp_errors_received
@@ -335,21 +350,33 @@ impl Run {
         assert!(dp.conntrack.len() <= CONNTRACK_CAPACITY);
         for (idx, s) in dp.conntrack.iter() {
             if s.orig != s.reply {
-                assert_eq!(dp.conntrack.lookup(&s.orig), Some((idx, Dir::Orig)), "{s:?}");
+                assert_eq!(
+                    dp.conntrack.lookup(&s.orig),
+                    Some((idx, Dir::Orig)),
+                    "{s:?}"
+                );
             }
-            assert_eq!(dp.conntrack.lookup(&s.reply), Some((idx, Dir::Reply)), "{s:?}");
+            assert_eq!(
+                dp.conntrack.lookup(&s.reply),
+                Some((idx, Dir::Reply)),
+                "{s:?}"
+            );
         }
         assert!(dp.underlay_neigh.iter().count() <= MAX_ENTRIES);
         assert!(dp.router_neigh.iter().count() <= MAX_ENTRIES);
         assert!(dp.leases.len() <= leases::CAPACITY);
         assert!(dp.stats.ports.len() <= DEVICES + 1);
         let held = self.sink.ledger.live.get();
-        assert!(held <= (2 * MAX_PENDING * HOLD_PER_ENTRY) as u64, "{held} frames held");
+        assert!(
+            held <= (2 * MAX_PENDING * HOLD_PER_ENTRY) as u64,
+            "{held} frames held"
+        );
     }
 }
 
-/// Runs the harness on `data`; panics when a property does not hold.
-pub fn run(data: &[u8]) {
+/// Runs the harness on `data`; panics when a property does not hold. Returns the counters,
+/// to tell which paths the input took.
+pub fn run(data: &[u8]) -> Stats {
     let mut run = Run::new();
     let mut input = data;
     while let Some((&op, rest)) = input.split_first() {
@@ -371,11 +398,18 @@ pub fn run(data: &[u8]) {
         input = rest;
         run.frame(port, bytes.to_vec(), op & 8 != 0);
     }
-    // ARP gives up on unresolved next hops after MAX_REQUESTS requests: then nothing is held.
-    for _ in 0..=MAX_REQUESTS {
+    // ARP gives up on a next hop after MAX_REQUESTS unanswered requests, and the held frames
+    // go. A router's last request, flooded to the tunnels, may wait as long again for the
+    // underlay's next hop: after that, nothing is held.
+    for _ in 0..2 * (MAX_REQUESTS + 1) {
         run.tick(RETRY_MS);
     }
-    assert_eq!(run.sink.ledger.live.get(), 0, "frames still held at the end");
+    assert_eq!(
+        run.sink.ledger.live.get(),
+        0,
+        "frames still held at the end"
+    );
+    run.dp.stats.clone()
 }
 
 /// An input event, to build seeds with.
@@ -447,7 +481,13 @@ fn ip(src: [u8; 4], dst: [u8; 4], proto: u8, df: bool, payload: &[u8]) -> Vec<u8
 /// A UDP datagram (checksum left to the harness).
 fn udp_packet(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
     let len = (udp::HEADER_LEN + payload.len()) as u16;
-    let mut u = [sport.to_be_bytes(), dport.to_be_bytes(), len.to_be_bytes(), [0, 0]].concat();
+    let mut u = [
+        sport.to_be_bytes(),
+        dport.to_be_bytes(),
+        len.to_be_bytes(),
+        [0, 0],
+    ]
+    .concat();
     u.extend_from_slice(payload);
     u
 }
@@ -503,7 +543,12 @@ pub fn seeds() -> Vec<Vec<u8>> {
         encode(&[
             F(
                 UNDERLAY,
-                ether(BROADCAST, C1_MAC, arp_t, &arp(1, C1_MAC, C1_IP, [0; 6], LOCAL_IP)),
+                ether(
+                    BROADCAST,
+                    C1_MAC,
+                    arp_t,
+                    &arp(1, C1_MAC, C1_IP, [0; 6], LOCAL_IP),
+                ),
             ),
             F(
                 UNDERLAY,
@@ -516,7 +561,12 @@ pub fn seeds() -> Vec<Vec<u8>> {
             ),
             F(
                 VM002,
-                ether(REMOTE_VM_MAC, VM2_MAC, eth, &ip(VM2_IP, [10, 0, 0, 20], udp_p, true, &dns)),
+                ether(
+                    REMOTE_VM_MAC,
+                    VM2_MAC,
+                    eth,
+                    &ip(VM2_IP, [10, 0, 0, 20], udp_p, true, &dns),
+                ),
             ),
             Tick(4),
         ]),
@@ -525,7 +575,12 @@ pub fn seeds() -> Vec<Vec<u8>> {
             F(VM001, dhcp_discover()),
             F(
                 VM001,
-                ether(BROADCAST, VM1_MAC, arp_t, &arp(1, VM1_MAC, VM1_IP, [0; 6], QR_IP)),
+                ether(
+                    BROADCAST,
+                    VM1_MAC,
+                    arp_t,
+                    &arp(1, VM1_MAC, VM1_IP, [0; 6], QR_IP),
+                ),
             ),
             F(VM001, vm1_out(QR_IP, &echo(7), icmp_p)),
         ]),
@@ -537,7 +592,12 @@ pub fn seeds() -> Vec<Vec<u8>> {
             F(EXTERNAL, ether(QG_MAC, UPSTREAM_MAC, eth, &snat_reply)),
             F(
                 EXTERNAL,
-                ether(QG_MAC, UPSTREAM_MAC, eth, &ip(UPSTREAM_IP, GW_IP, icmp_p, false, &unreachable)),
+                ether(
+                    QG_MAC,
+                    UPSTREAM_MAC,
+                    eth,
+                    &ip(UPSTREAM_IP, GW_IP, icmp_p, false, &unreachable),
+                ),
             ),
             F(VM001, vm1_out(REMOTE, &echo(9), icmp_p)),
             Tick(40),
@@ -552,11 +612,21 @@ pub fn seeds() -> Vec<Vec<u8>> {
             ),
             F(
                 EXTERNAL,
-                ether(QG_MAC, UPSTREAM_MAC, eth, &ip(REMOTE, FIP, udp_p, false, &udp_packet(53, 40000, &big))),
+                ether(
+                    QG_MAC,
+                    UPSTREAM_MAC,
+                    eth,
+                    &ip(REMOTE, FIP, udp_p, false, &udp_packet(53, 40000, &big)),
+                ),
             ),
             F(
                 VM001,
-                ether(QR_MAC, VM1_MAC, eth, &ip(VM1_IP, [10, 1, 101, 99], udp_p, true, &dns)),
+                ether(
+                    QR_MAC,
+                    VM1_MAC,
+                    eth,
+                    &ip(VM1_IP, [10, 1, 101, 99], udp_p, true, &dns),
+                ),
             ),
             Tick(2),
             Tick(2),

@@ -83,7 +83,9 @@ impl Parser {
             Parser::Ipv4 => vec![ipv4_gre(), with_options(ipv4_gre())],
             Parser::Gre => vec![
                 vec![0x20, 0x00, 0x65, 0x58, 0, 0, 0, 2, 0xaa, 0xbb],
-                vec![0xb0, 0x00, 0x65, 0x58, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 7, 0xaa],
+                vec![
+                    0xb0, 0x00, 0x65, 0x58, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 7, 0xaa,
+                ],
             ],
             Parser::Icmp => vec![vec![8, 0, 0xf7, 0xfd, 0, 1, 0, 1, 0xde, 0xad]],
             Parser::Udp => vec![udp_dns()],
@@ -99,8 +101,7 @@ const ETH_ARP: [u8; 16] = [
 
 /// ARP request from compute1 (10.0.1.31) for 10.0.1.21.
 const ARP_REQUEST: [u8; 28] = [
-    0, 1, 8, 0, 6, 4, 0, 1, 0x52, 0x54, 0, 0, 1, 0x31, 10, 0, 1, 31, 0, 0, 0, 0, 0, 0, 10, 0, 1,
-    21,
+    0, 1, 8, 0, 6, 4, 0, 1, 0x52, 0x54, 0, 0, 1, 0x31, 10, 0, 1, 31, 0, 0, 0, 0, 0, 0, 10, 0, 1, 21,
 ];
 
 /// IPv4 10.0.1.31 -> 10.0.1.21, GRE, DF, total length 88.
@@ -129,8 +130,13 @@ fn with_options(packet: Vec<u8>) -> Vec<u8> {
 
 /// 10.0.0.10 -> 8.8.8.8 (the UDP harness's address prefix), then a DNS query's UDP header.
 fn udp_dns() -> Vec<u8> {
-    let mut v = vec![10, 0, 0, 10, 8, 8, 8, 8, 0xc3, 0x50, 0, 53, 0, 12, 0, 0, 1, 2, 3, 4];
-    let (src, dst) = (u32::from_be_bytes([10, 0, 0, 10]), u32::from_be_bytes([8; 4]));
+    let mut v = vec![
+        10, 0, 0, 10, 8, 8, 8, 8, 0xc3, 0x50, 0, 53, 0, 12, 0, 0, 1, 2, 3, 4,
+    ];
+    let (src, dst) = (
+        u32::from_be_bytes([10, 0, 0, 10]),
+        u32::from_be_bytes([8; 4]),
+    );
     udp::Packet::new_checked(&mut v[8..])
         .expect("seed is a UDP datagram")
         .fill_checksum(src, dst);
@@ -145,7 +151,9 @@ fn dhcp_discover(extra: &[u8]) -> Vec<u8> {
     m.extend_from_slice(&[0xfa, 0x16, 0x3e, 0x75, 0xe0, 0x5a]);
     m.resize(236, 0);
     m.extend_from_slice(&dhcp::MAGIC_COOKIE);
-    m.extend_from_slice(&[53, 1, 1, 55, 4, 1, 3, 6, 121, 57, 2, 5, 220, 12, 3, b'v', b'm', b'1']);
+    m.extend_from_slice(&[
+        53, 1, 1, 55, 4, 1, 3, 6, 121, 57, 2, 5, 220, 12, 3, b'v', b'm', b'1',
+    ]);
     m.extend_from_slice(&[61, 7, 1, 0xfa, 0x16, 0x3e, 0x75, 0xe0, 0x5a]);
     m.extend_from_slice(extra);
     m.push(255);
@@ -162,7 +170,11 @@ fn ethernet(data: &[u8]) {
     assert_eq!(f.payload(), &data[ethernet::HEADER_LEN..]);
     let mut out = [0; ethernet::HEADER_LEN];
     r.emit(&mut out);
-    assert_eq!(out, data[..ethernet::HEADER_LEN], "emit is the inverse of parse");
+    assert_eq!(
+        out,
+        data[..ethernet::HEADER_LEN],
+        "emit is the inverse of parse"
+    );
     let mut copy = data.to_vec();
     let mut f = ethernet::Frame::new_checked(&mut copy[..]).expect("same length");
     f.set_dst(r.src);
@@ -184,7 +196,11 @@ fn vlan(data: &[u8]) {
     let r = match vlan::Repr::parse(&t) {
         Ok(r) => r,
         Err(e) => {
-            assert_eq!((e, t.vid()), (Error::Malformed, 0x0fff), "only VID 4095 is refused");
+            assert_eq!(
+                (e, t.vid()),
+                (Error::Malformed, 0x0fff),
+                "only VID 4095 is refused"
+            );
             return;
         }
     };
@@ -231,7 +247,10 @@ fn ipv4(data: &[u8]) {
     out.extend_from_slice(p.payload());
     r.emit(&mut out);
     let q = ipv4::Packet::new_checked(&out[..]).expect("an emitted header parses");
-    assert!(q.verify_checksum(), "an emitted header carries its checksum");
+    assert!(
+        q.verify_checksum(),
+        "an emitted header carries its checksum"
+    );
     assert_eq!(ipv4::Repr::parse(&q), r);
     assert_eq!(q.payload(), p.payload());
     if hl == ipv4::MIN_HEADER_LEN && verified {
@@ -249,7 +268,13 @@ fn gre(data: &[u8]) {
     let hl = p.header_len();
     assert!(hl <= data.len());
     assert_eq!(p.payload(), &data[hl..]);
-    let _ = (p.flags(), p.checksum(), p.key(), p.sequence(), p.verify_checksum());
+    let _ = (
+        p.flags(),
+        p.checksum(),
+        p.key(),
+        p.sequence(),
+        p.verify_checksum(),
+    );
     let r = match gre::Repr::parse(&p) {
         Ok(r) => r,
         Err(e) => return assert_eq!(e, Error::Unsupported),
@@ -311,12 +336,23 @@ fn dhcp(data: &[u8]) {
         Err(Error::Truncated) => return assert!(data.len() < dhcp::OPTIONS_AT),
         Err(e) => return assert_eq!(e, Error::Malformed),
     };
-    let _ = (p.op(), p.htype(), p.hlen(), p.hops(), p.secs(), p.yiaddr(), p.chaddr());
+    let _ = (
+        p.op(),
+        p.htype(),
+        p.hlen(),
+        p.hops(),
+        p.secs(),
+        p.yiaddr(),
+        p.chaddr(),
+    );
     // The option iterator ends, after at most one error, within one step per byte.
     let (mut steps, mut errors) = (0, 0);
     for o in p.options() {
         steps += 1;
-        assert!(steps <= data.len(), "option iteration is bounded by the message");
+        assert!(
+            steps <= data.len(),
+            "option iteration is bounded by the message"
+        );
         match o {
             Ok((code, _)) => assert!(!matches!(
                 code,
@@ -374,7 +410,10 @@ fn dhcp(data: &[u8]) {
         Ok(n) => assert_eq!(n, buf.len()),
         Err(e) => {
             assert_eq!(e, Error::Unsupported);
-            assert!(route_bytes > 255, "only an option over 255 bytes is refused");
+            assert!(
+                route_bytes > 255,
+                "only an option over 255 bytes is refused"
+            );
             return;
         }
     }

@@ -199,6 +199,8 @@ pub struct Stats {
     pub arp_replies: u64,
     /// ARP requests sent to resolve a next hop.
     pub arp_requests: u64,
+    /// ARP replies received for the appliance's own addresses (taken by the neighbour caches).
+    pub arp_replies_received: u64,
     /// Broadcast copies given to the appliance's own ports that none of them wanted.
     pub local_ignored: u64,
     /// The DHCP stage.
@@ -219,6 +221,7 @@ impl Default for Stats {
             flooded: 0,
             arp_replies: 0,
             arp_requests: 0,
+            arp_replies_received: 0,
             local_ignored: 0,
             dhcp: DhcpStats::default(),
             router: RouterStats::default(),

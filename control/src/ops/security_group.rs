@@ -29,7 +29,7 @@ pub(super) fn default_group(topo: &Topology) -> Option<String> {
 /// The group as shown, with its rules.
 pub(super) fn json(g: &SecurityGroup) -> Value {
     let mut o = object(g);
-    let rules = g.rules.iter().map(|r| rule_json(g, r));
+    let rules = g.rules.iter().map(|r| Value::Object(object(r)));
     o.insert("rules".into(), Value::Array(rules.collect()));
     Value::Object(o)
 }

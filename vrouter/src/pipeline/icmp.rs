@@ -183,6 +183,12 @@ pub(super) fn to_router<F: Frame, O: Io<F>>(
     d[icmp_at] = wicmp::kind::ECHO_REPLY;
     d[icmp_at + 1] = 0;
     put16(d, icmp_at + 2, c);
+    if c == 0 {
+        // RFC 1624 §5: the update gives +0 where a reply of all zeroes needs -0 (0xffff);
+        // +0 is right only if the reply sums to -0, so it is computed in full then.
+        let c = checksum::checksum(&d[icmp_at..L3 + m.total]);
+        put16(d, icmp_at + 2, c);
+    }
     put32(d, L3 + 12, m.key.dst);
     put32(d, L3 + 16, m.key.src);
     d[L3 + 8] = 64;

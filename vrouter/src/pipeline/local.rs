@@ -71,6 +71,7 @@ fn arp_input<F: Frame, O: Io<F>>(
         return Err(DropReason::NotForUs);
     };
     if req.op != arp::op::REQUEST {
+        dp.stats.arp_replies_received += 1;
         return Ok(());
     }
     let me = me.mac;
@@ -89,6 +90,7 @@ fn arp_input<F: Frame, O: Io<F>>(
         tpa: req.spa,
     }
     .emit(&mut d[ethernet::HEADER_LEN..]);
+    tunnel::trim_arp_reply(&mut frame);
     dp.stats.arp_replies += 1;
     l2::switch(
         dp,

@@ -62,6 +62,7 @@ fn arp_input<F: Frame, O: Io<F>>(
         return Err(DropReason::NotForUs);
     }
     if req.op != arp::op::REQUEST {
+        dp.stats.arp_replies_received += 1;
         return Ok(());
     }
     let d = frame.data_mut();
@@ -79,9 +80,18 @@ fn arp_input<F: Frame, O: Io<F>>(
         tpa: req.spa,
     }
     .emit(&mut d[ethernet::HEADER_LEN..]);
+    trim_arp_reply(&mut frame);
     dp.stats.arp_replies += 1;
     io.send(port, frame);
     Ok(())
+}
+
+/// Cuts an ARP reply built in the request's buffer to the ARP packet, padded with zeros to
+/// the minimum frame: nothing the request carried after its ARP packet goes back.
+pub(super) fn trim_arp_reply<F: Frame>(frame: &mut F) {
+    let len = frame.len().min(MIN_FRAME);
+    frame.data_mut()[ethernet::HEADER_LEN + arp::PACKET_LEN..len].fill(0);
+    frame.truncate(len);
 }
 
 /// Terminates a GRE packet for the local endpoint: checks it, maps the key to a network,
