@@ -20,13 +20,24 @@ const VM002: PortIdx = 3;
 /// empty).
 fn snapshot(groups: Vec<SecurityGroup>) -> Snapshot {
     reference(
-        &[("tapd7233b80-9d", "net_null2"), ("tap1653ec91-ad", "net_null3")],
+        &[
+            ("tapd7233b80-9d", "net_null2"),
+            ("tap1653ec91-ad", "net_null3"),
+        ],
         |topo| {
-            let vm001 = topo.ports.iter_mut().find(|p| p.id.starts_with("d7233b80")).unwrap();
+            let vm001 = topo
+                .ports
+                .iter_mut()
+                .find(|p| p.id.starts_with("d7233b80"))
+                .unwrap();
             vm001.port_security_enabled = false;
             vm001.security_groups.clear();
             if !groups.is_empty() {
-                let vm002 = topo.ports.iter_mut().find(|p| p.id.starts_with("1653ec91")).unwrap();
+                let vm002 = topo
+                    .ports
+                    .iter_mut()
+                    .find(|p| p.id.starts_with("1653ec91"))
+                    .unwrap();
                 vm002.security_groups = groups.iter().map(|g| g.id.clone()).collect();
                 topo.security_groups.extend(groups);
             }
@@ -57,8 +68,12 @@ fn hundred_rules() -> SecurityGroup {
 
 /// A 64-byte UDP frame from vm001 (10.0.0.10) to vm002 (10.0.0.9), port 9999.
 fn frame() -> VecFrame {
-    let mut f = vec![0xfa, 0x16, 0x3e, 0x51, 0xa2, 0x97, 0xfa, 0x16, 0x3e, 0x75, 0xe0, 0x5a];
-    let mut ip = vec![0x45, 0, 0, 46, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 10, 10, 0, 0, 9];
+    let mut f = vec![
+        0xfa, 0x16, 0x3e, 0x51, 0xa2, 0x97, 0xfa, 0x16, 0x3e, 0x75, 0xe0, 0x5a,
+    ];
+    let mut ip = vec![
+        0x45, 0, 0, 46, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 10, 10, 0, 0, 9,
+    ];
     let c = checksum::checksum(&ip);
     ip[10..12].copy_from_slice(&c.to_be_bytes());
     f.extend_from_slice(&[0x08, 0x00]);
@@ -73,7 +88,11 @@ fn acl(c: &mut Criterion) {
     g.throughput(Throughput::Elements(BURST as u64));
     for (name, snap, passes) in [
         ("established", snapshot(Vec::new()), true),
-        ("new_denied_after_100_rules", snapshot(vec![hundred_rules()]), false),
+        (
+            "new_denied_after_100_rules",
+            snapshot(vec![hundred_rules()]),
+            false,
+        ),
     ] {
         let mut dp: Dataplane<VecFrame> = Dataplane::new(&snap, 0);
         let f = frame();
