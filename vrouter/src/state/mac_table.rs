@@ -164,21 +164,36 @@ impl MacTable {
     /// and entries for networks, ports or peers that no longer exist are removed.
     pub fn apply(&mut self, snap: &Snapshot, now: Millis) {
         self.conf = snap.mac;
+        let wanted: hashbrown::HashSet<(u64, Dest)> = snap
+            .static_macs
+            .iter()
+            .map(|&(net, mac, dest)| (key(net, mac), dest))
+            .collect();
+        // Static entries the snapshot keeps stay as they are, with their counters.
         self.map.retain(|&k, e| {
             let (net, _) = unkey(k);
-            !e.is_static && snap.network(net).is_some() && dest_exists(snap, net, e.dest)
+            if e.is_static {
+                return wanted.contains(&(k, e.dest));
+            }
+            snap.network(net).is_some() && dest_exists(snap, net, e.dest)
         });
         for &(net, mac, dest) in &snap.static_macs {
-            self.map.insert(
-                key(net, mac),
-                MacEntry {
+            let e = self.map.entry(key(net, mac)).or_insert(MacEntry {
+                dest,
+                is_static: true,
+                last_seen: now,
+                n_packets: 0,
+                n_bytes: 0,
+            });
+            if !e.is_static {
+                *e = MacEntry {
                     dest,
                     is_static: true,
                     last_seen: now,
                     n_packets: 0,
                     n_bytes: 0,
-                },
-            );
+                };
+            }
         }
     }
 
@@ -246,6 +261,33 @@ mod tests {
             "known ones still move"
         );
         assert_eq!((t.len(), t.stats.full), (1, 1));
+    }
+
+    #[test]
+    fn republishing_keeps_static_counters_and_drops_removed_statics() {
+        use crate::tables::{NetConf, Snapshot};
+        let mut snap = Snapshot {
+            networks: vec![None; 11],
+            static_macs: vec![(10, A, Dest::Port(1))],
+            ..Snapshot::default()
+        };
+        snap.networks[10] = Some(NetConf {
+            id: String::new(),
+            name: String::new(),
+            local_vlan: 10,
+            tunnel_key: None,
+            mtu: 1500,
+            members: vec![(1, None)],
+            locals: vec![],
+        });
+        let mut t = table(8);
+        t.apply(&snap, 0);
+        t.forward(10, A, 60);
+        t.apply(&snap, 5);
+        assert_eq!(t.get(10, A).unwrap().n_packets, 1);
+        snap.static_macs.clear();
+        t.apply(&snap, 6);
+        assert!(t.get(10, A).is_none());
     }
 
     #[test]
