@@ -125,6 +125,7 @@ impl DataPlane for Plane {
             routes: routes(&snap),
             neighbours: neighbours(&d),
             sessions: sessions(&d),
+            acls: acls(&snap, &d),
         })
     }
 }
@@ -161,6 +162,20 @@ fn neighbours(d: &Dump) -> Vec<Neighbour> {
         })
     });
     rows.collect()
+}
+
+/// The firewalls of the filtered ports with their rule hits.
+fn acls(snap: &Snapshot, d: &Dump) -> Vec<control::plane::AclView> {
+    let ports = snap.acls.iter().enumerate();
+    ports
+        .filter_map(|(i, acl)| {
+            Some(control::plane::AclView {
+                device: snap.ports.get(i)?.name.clone(),
+                acl: acl.clone()?,
+                hits: d.acl_hits.get(i).cloned().unwrap_or_default(),
+            })
+        })
+        .collect()
 }
 
 /// The connection tracking sessions.

@@ -53,6 +53,8 @@ pub struct Dump {
     pub sessions: Vec<vrouter::state::Session>,
     /// Connection tracking counters and the number of live sessions.
     pub conntrack: (vrouter::state::conntrack::ConntrackStats, usize),
+    /// Security group rule hits, by device.
+    pub acl_hits: Vec<vrouter::pipeline::RuleHits>,
     /// DHCP leases granted: network, client MAC, lease.
     pub leases: Vec<(NetIdx, Mac, vrouter::state::leases::Lease)>,
     /// Milliseconds since the worker started.
@@ -273,6 +275,7 @@ impl Worker {
                 .map(|(_, s)| *s)
                 .collect(),
             conntrack: (self.dp.conntrack.stats, self.dp.conntrack.len()),
+            acl_hits: self.dp.acl_hits.clone(),
             uptime_ms: now,
         }
     }

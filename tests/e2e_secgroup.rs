@@ -173,6 +173,21 @@ fn rules_apply_live_state_returns_replies_and_spoofing_is_dropped() {
         "{created}"
     );
     assert!(ssh_open(&up), "the new rule opens TCP 22 with no restart");
+    let chains = ctl_ok(&vr, &["security-group-chains"]);
+    let ssh = chains
+        .lines()
+        .find(|l| {
+            l.starts_with("-A neutron-openvswi-i1653ec91-a -p tcp -m tcp --dport 22 -j RETURN")
+        })
+        .unwrap_or_else(|| panic!("the ssh rule in vm002's ingress chain:\n{chains}"));
+    assert!(
+        !ssh.contains("n_packets=0 "),
+        "the rule counted the connection: {ssh}"
+    );
+    assert!(
+        chains.contains("-N neutron-openvswi-s1653ec91-a"),
+        "{chains}"
+    );
 
     ctl_ok(
         &vr,

@@ -35,6 +35,19 @@ pub struct ViewData {
     pub neighbours: Vec<Neighbour>,
     /// Connection tracking (NAT) sessions.
     pub sessions: Vec<SessionFlow>,
+    /// The firewall of every filtered VM port, with its rule hits.
+    pub acls: Vec<AclView>,
+}
+
+/// One VM port's compiled security groups and how often each rule let a connection in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AclView {
+    /// The port's device name (`tap1653ec91-ad`).
+    pub device: String,
+    /// The compiled chains.
+    pub acl: vrouter::tables::acl::PortAcl,
+    /// (packets, bytes) per ingress rule, then per egress rule.
+    pub hits: vrouter::pipeline::RuleHits,
 }
 
 /// One route of a router.

@@ -69,6 +69,7 @@ impl Service {
             Op::Netns(_) => Ok(views::netns(&self.live())),
             Op::DumpFlows(_) => Ok(views::dump_flows(&self.live(), &self.plane.dump()?)),
             Op::Stats(_) => Ok(views::stats(&self.plane.dump()?)),
+            Op::SecurityGroupChains(_) => Ok(views::chains(&self.plane.dump()?)),
             op if op.mutates() => self.change(op),
             op => ops::read(&self.live(), op),
         }

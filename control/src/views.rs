@@ -101,3 +101,19 @@ pub fn stats(d: &ViewData) -> Value {
         "drops": drops,
     })
 }
+
+/// `security_group.chains`: every filtered port's chains, as `iptables -S` lines, with the
+/// hits of each security group rule.
+pub fn chains(d: &ViewData) -> Value {
+    let ports = d.acls.iter().map(|a| {
+        let chains = crate::chains::render(&a.acl, &a.hits).into_iter().map(|(name, lines)| {
+            let rules = lines.into_iter().map(|l| {
+                json!({"rule": l.rule, "id": l.id,
+                       "n_packets": l.hits.map(|h| h.0), "n_bytes": l.hits.map(|h| h.1)})
+            });
+            json!({"name": name, "rules": Value::Array(rules.collect())})
+        });
+        json!({"device": a.device, "port_id": a.acl.port_id, "chains": Value::Array(chains.collect())})
+    });
+    Value::Array(ports.collect())
+}

@@ -893,3 +893,34 @@ fn the_model_round_trips_through_toml() {
     again.origin = topo.origin.clone();
     assert_eq!(again, topo);
 }
+
+#[test]
+fn the_default_group_keeps_the_seeds_rules_on_a_bound_port() {
+    let mut topo = tenant_a();
+    topo.set_devargs("tap1653ec91-ad", "net_null2").unwrap();
+    let names: Vec<String> = topo.devices().into_iter().map(|(n, _)| n).collect();
+    let snap = compile(&topo, &names, 1).unwrap();
+    let acl = snap.acl(2).expect("vm002 is filtered");
+    let kinds: Vec<(Option<u8>, (u16, u16), bool)> = acl
+        .ingress
+        .iter()
+        .map(|r| {
+            (
+                r.proto,
+                r.ports,
+                matches!(r.remote, vrouter::tables::acl::Remote::Members(_)),
+            )
+        })
+        .collect();
+    // SPEC §5: any from members of the group, icmp, tcp and udp 1-65535.
+    assert!(kinds.contains(&(None, (0, 65535), true)), "{kinds:?}");
+    assert!(kinds.contains(&(Some(1), (0, 255), false)), "{kinds:?}");
+    assert!(kinds.contains(&(Some(6), (1, 65535), false)), "{kinds:?}");
+    assert!(kinds.contains(&(Some(17), (1, 65535), false)), "{kinds:?}");
+    assert!(!acl.egress.is_empty(), "egress is allowed");
+    assert_eq!(acl.dhcp_servers, [0x0a00_0003]);
+    assert!(
+        snap.acl(0).is_none() && snap.acl(1).is_none(),
+        "uplinks are not filtered"
+    );
+}

@@ -98,6 +98,9 @@ pub enum Command {
     DumpFlows,
     /// Counters per device (as ifconfig) and per drop reason.
     Stats,
+    /// The security group chains of every filtered port (neutron-openvswi-i…, -o…, -s…),
+    /// as iptables -S lists them, with the hits of each rule.
+    SecurityGroupChains,
 }
 
 /// A resource by id or name.

@@ -28,6 +28,8 @@ pub enum How {
     Flows,
     /// Counters.
     Stats,
+    /// Security group chains, as iptables -S.
+    Chains,
 }
 
 /// `value` printed as `how` says; `columns` restricts lists and shows.
@@ -48,6 +50,7 @@ pub fn render(how: &How, value: &Value, columns: &[&str]) -> String {
         How::Netns => netns(value),
         How::Flows => flows(value),
         How::Stats => stats(value),
+        How::Chains => chains(value),
     }
 }
 
@@ -179,5 +182,34 @@ fn stats(v: &Value) -> String {
         .map(|(reason, n)| vec![reason.clone(), n.to_string()])
         .collect();
     s.push_str(&table::boxed(&["drop reason", "packets"], &rows));
+    s
+}
+
+/// `iptables -S`-like chains of every filtered port, rule hits in brackets.
+fn chains(v: &Value) -> String {
+    let mut s = String::new();
+    for port in v.as_array().map_or(&[][..], Vec::as_slice) {
+        let _ = writeln!(
+            s,
+            "# {} (port {})",
+            text(port, "device"),
+            text(port, "port_id")
+        );
+        for chain in items(port, "chains") {
+            let _ = writeln!(s, "-N {}", text(chain, "name"));
+            for r in items(chain, "rules") {
+                let _ = match r.get("n_packets").and_then(Value::as_u64) {
+                    Some(p) => writeln!(
+                        s,
+                        "{}   [n_packets={p} n_bytes={} id={}]",
+                        text(r, "rule"),
+                        num(r, "n_bytes"),
+                        text(r, "id")
+                    ),
+                    None => writeln!(s, "{}", text(r, "rule")),
+                };
+            }
+        }
+    }
     s
 }

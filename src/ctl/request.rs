@@ -341,6 +341,7 @@ impl Command {
             C::Netns => (Op::Netns(api::NoArgs {}), How::Netns),
             C::DumpFlows => (Op::DumpFlows(api::NoArgs {}), How::Flows),
             C::Stats => (Op::Stats(api::NoArgs {}), How::Stats),
+            C::SecurityGroupChains => (Op::SecurityGroupChains(api::NoArgs {}), How::Chains),
         })
     }
 }

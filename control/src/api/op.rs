@@ -145,6 +145,9 @@ pub enum Op {
     /// Counters per device (as ifconfig) and per drop reason.
     #[serde(rename = "stats")]
     Stats(NoArgs),
+    /// Every filtered port's chains (`neutron-openvswi-i…`, `-o…`, `-s…`) with hit counts.
+    #[serde(rename = "security_group.chains")]
+    SecurityGroupChains(NoArgs),
 }
 
 impl Op {
@@ -170,6 +173,7 @@ impl Op {
                 | Op::Netns(_)
                 | Op::DumpFlows(_)
                 | Op::Stats(_)
+                | Op::SecurityGroupChains(_)
         )
     }
 }
