@@ -22,7 +22,7 @@ pub struct Line {
 /// ingress rules, then of the egress rules.
 pub fn render(
     acl: &PortAcl,
-    hits: &(Vec<(u64, u64)>, Vec<(u64, u64)>),
+    hits: &vrouter::pipeline::RuleHits,
 ) -> Vec<(String, Vec<Line>)> {
     let (i, o, s) = (
         sg_chain(Chain::Ingress, &acl.port_id),
