@@ -509,8 +509,26 @@ impl Drop for Guest {
     }
 }
 
-/// Puts the guest's tap into `ns` as vm002's interface.
+/// Puts the guest's tap into `ns` as vm002's interface, once testpmd has started it (the
+/// PMD sets the interface up when the port starts; it opens its queues by name in its
+/// own namespace, so the interface may move only after that).
 fn attach_guest(tap: &str, ns: &Netns) {
+    let flags = format!("/sys/class/net/{tap}/flags");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let up = std::fs::read_to_string(&flags)
+            .ok()
+            .and_then(|f| u32::from_str_radix(f.trim().trim_start_matches("0x"), 16).ok())
+            .is_some_and(|f| f & 1 == 1);
+        if up {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the guest did not start {tap} within 15 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     move_tap(tap, ns, VM002_MAC, Some("10.0.0.9/24"));
 }
 

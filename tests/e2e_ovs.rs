@@ -295,22 +295,25 @@ impl Drop for Ovs {
     }
 }
 
-/// Waits (10 s at most) for interface `dev` in namespace `ns`.
+/// Waits (10 s at most) for interface `dev` in namespace `ns` to be up: a net_tap PMD
+/// sets its interface up when the port starts, and the interface may move to another
+/// namespace only after that (the PMD opens its queues by name in its own namespace).
 fn wait_link(ns: &str, dev: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let ok = Command::new("ip")
-            .args(["-n", ns, "link", "show", "dev", dev])
-            .stdout(Stdio::null())
+        let out = Command::new("ip")
+            .args(["-n", ns, "-o", "link", "show", "dev", dev])
             .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if ok {
+            .output();
+        let flags = out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned());
+        let flags = flags.unwrap_or_default();
+        let flags = flags.split(['<', '>']).nth(1).unwrap_or("");
+        if flags.split(',').any(|f| f == "UP") {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "interface {dev} did not appear in namespace {ns} within 10 s"
+            "interface {dev} did not come up in namespace {ns} within 10 s"
         );
         std::thread::sleep(Duration::from_millis(50));
     }

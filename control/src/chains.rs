@@ -20,10 +20,7 @@ pub struct Line {
 
 /// The three chains of `acl`, each as (name, lines); `hits` holds the counters of the
 /// ingress rules, then of the egress rules.
-pub fn render(
-    acl: &PortAcl,
-    hits: &vrouter::pipeline::RuleHits,
-) -> Vec<(String, Vec<Line>)> {
+pub fn render(acl: &PortAcl, hits: &vrouter::pipeline::RuleHits) -> Vec<(String, Vec<Line>)> {
     let (i, o, s) = (
         sg_chain(Chain::Ingress, &acl.port_id),
         sg_chain(Chain::Egress, &acl.port_id),

@@ -1,8 +1,8 @@
 //! Security group stage tests: every rule kind, every connection state, each
 //! anti-spoofing case, on two VM ports of one network (vm2 filtered, vm1 not).
 
-use super::test_frames::{echo, packet, tcp, tcp_seg, udp};
-use super::{Dataplane, Io};
+use super::test_frames::{echo, packet, tcp, tcp_seg, udp, TestIo};
+use super::Dataplane;
 use crate::frame::VecFrame;
 use crate::state::conntrack::tcp_flags::{ACK, FIN, SYN};
 use crate::stats::DropReason;
@@ -107,18 +107,6 @@ fn snapshot(acl: Option<PortAcl>) -> Snapshot {
     s
 }
 
-#[derive(Default)]
-struct Sink(Vec<(PortIdx, Vec<u8>)>);
-
-impl Io<VecFrame> for Sink {
-    fn send(&mut self, port: PortIdx, frame: VecFrame) {
-        self.0.push((port, frame.to_vec()));
-    }
-    fn alloc(&mut self) -> Option<VecFrame> {
-        Some(VecFrame::new(&[]))
-    }
-}
-
 struct Rig {
     snap: Snapshot,
     dp: Dataplane<VecFrame>,
@@ -134,9 +122,9 @@ impl Rig {
     }
     /// True if the frame got through to the other VM.
     fn pass(&mut self, port: PortIdx, f: &[u8]) -> bool {
-        let mut io = Sink::default();
+        let mut io = TestIo::default();
         self.dp.rx(&self.snap, port, [VecFrame::new(f)], 1, &mut io);
-        !io.0.is_empty()
+        !io.sent.is_empty()
     }
     fn drops(&self, r: DropReason) -> u64 {
         self.dp.stats.drops[r as usize]

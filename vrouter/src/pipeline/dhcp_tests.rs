@@ -2,7 +2,8 @@
 //! spelled out here byte by byte, independently of the emitter under test.
 
 use crate::frame::VecFrame;
-use crate::pipeline::{Dataplane, Io};
+use crate::pipeline::test_frames::TestIo;
+use crate::pipeline::Dataplane;
 use crate::stats::DropReason;
 use crate::tables::dhcp::{DhcpBinding, DhcpServer, DhcpSubnet};
 use crate::tables::{
@@ -135,20 +136,6 @@ fn snapshot(routes: Vec<Route>) -> Snapshot {
         s.dhcp.insert(net, server(routes.clone()));
     }
     s
-}
-
-#[derive(Default)]
-struct TestIo {
-    sent: Vec<(PortIdx, Vec<u8>)>,
-}
-
-impl Io<VecFrame> for TestIo {
-    fn send(&mut self, port: PortIdx, frame: VecFrame) {
-        self.sent.push((port, frame.to_vec()));
-    }
-    fn alloc(&mut self) -> Option<VecFrame> {
-        Some(VecFrame::new(&[]))
-    }
 }
 
 struct Rig {

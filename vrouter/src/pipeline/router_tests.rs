@@ -1,8 +1,8 @@
 //! Router stage tests: bytes in, verdict and bytes out. Expected frames are built here from
 //! scratch (checksums computed in full), so they also check the incremental updates.
 
-use super::test_frames::{arp_reply, echo, packet, tcp, udp};
-use super::{Dataplane, Io};
+use super::test_frames::{arp_reply, echo, packet, tcp, udp, TestIo};
+use super::Dataplane;
 use crate::frame::VecFrame;
 use crate::stats::DropReason;
 use crate::tables::router::{Route, RouterConf, RouterPort};
@@ -126,20 +126,6 @@ fn snapshot() -> Snapshot {
     r.floating_of.insert(ip(VM2_IP), ip(FIP));
     s.routers.push(r);
     s
-}
-
-#[derive(Default)]
-struct TestIo {
-    sent: Vec<(PortIdx, Vec<u8>)>,
-}
-
-impl Io<VecFrame> for TestIo {
-    fn send(&mut self, port: PortIdx, frame: VecFrame) {
-        self.sent.push((port, frame.to_vec()));
-    }
-    fn alloc(&mut self) -> Option<VecFrame> {
-        Some(VecFrame::new(&[]))
-    }
 }
 
 struct Rig {

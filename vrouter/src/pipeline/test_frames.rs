@@ -1,7 +1,28 @@
 //! Frames for pipeline tests, built from scratch with checksums computed in full, so that
 //! comparing against them also checks the stages' incremental updates.
 
+use super::Io;
+use crate::frame::VecFrame;
+use crate::tables::PortIdx;
 use crate::wire::checksum;
+
+/// Records what the pipeline sends; `alloc` fails when `no_buffers` is set.
+#[derive(Default)]
+pub struct TestIo {
+    /// Every frame sent, with its device, in order.
+    pub sent: Vec<(PortIdx, Vec<u8>)>,
+    /// Makes `alloc` fail, as an empty mempool does.
+    pub no_buffers: bool,
+}
+
+impl Io<VecFrame> for TestIo {
+    fn send(&mut self, port: PortIdx, frame: VecFrame) {
+        self.sent.push((port, frame.to_vec()));
+    }
+    fn alloc(&mut self) -> Option<VecFrame> {
+        (!self.no_buffers).then(|| VecFrame::new(&[]))
+    }
+}
 
 /// An ARP reply from `sha`/`spa` to `tha`/`tpa`.
 pub fn arp_reply(sha: [u8; 6], spa: [u8; 4], tha: [u8; 6], tpa: [u8; 4]) -> Vec<u8> {

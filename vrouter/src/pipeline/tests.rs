@@ -1,6 +1,7 @@
 //! Pipeline tests: bytes in, verdict and bytes out, on `VecFrame`.
 
-use super::{Dataplane, Io};
+use super::test_frames::TestIo;
+use super::Dataplane;
 use crate::frame::VecFrame;
 use crate::stats::DropReason;
 use crate::tables::{
@@ -77,21 +78,6 @@ fn snapshot() -> Snapshot {
         );
     }
     s
-}
-
-#[derive(Default)]
-struct TestIo {
-    sent: Vec<(PortIdx, Vec<u8>)>,
-    no_buffers: bool,
-}
-
-impl Io<VecFrame> for TestIo {
-    fn send(&mut self, port: PortIdx, frame: VecFrame) {
-        self.sent.push((port, frame.to_vec()));
-    }
-    fn alloc(&mut self) -> Option<VecFrame> {
-        (!self.no_buffers).then(|| VecFrame::new(&[]))
-    }
 }
 
 struct Rig {
