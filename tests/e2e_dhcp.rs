@@ -23,7 +23,8 @@ const VM001_PORT: &str = "tapd7233b80-9d";
 const VM001_MAC: &str = "fa:16:3e:75:e0:5a";
 const VM002_MAC: &str = "fa:16:3e:51:a2:97";
 const DHCP_MAC: &str = "fa:16:3e:da:41:49";
-/// A port added to the test topology to attach vmX; vmX's interface uses another MAC.
+/// A port added to the test topology to attach vmX; vmX's interface uses another MAC (the
+/// port has no port security, else anti-spoofing would drop vmX's frames before DHCP).
 const STRAY_PORT_ID: &str = "0e3f5c2a-7b1d-4c8e-9a6f-3d2b1c0e9f77";
 const STRAY_PORT: &str = "tap0e3f5c2a-7b";
 const STRAY_MAC: &str = "02:00:00:00:00:77";
@@ -88,7 +89,8 @@ fn topology(dir: &TempDir) -> String {
          id = \"{STRAY_PORT_ID}\"\n\
          network_id = \"7c22bbd9-166c-4610-9a3d-3b8b92c77518\"\n\
          mac_address = \"fa:16:3e:00:00:77\"\n\
-         device_owner = \"compute:nova\"\n"
+         device_owner = \"compute:nova\"\n\
+         port_security_enabled = false\n"
     ));
     let path = dir.path("topology.toml");
     std::fs::write(&path, text).expect("write topology");
