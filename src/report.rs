@@ -155,7 +155,7 @@ fn router(s: &mut String, snap: &Snapshot, d: &Dump) {
     let (c, live) = d.conntrack;
     let _ = writeln!(
         s,
-        "== nat sessions ({live} live; created {} expired {} removed {} refused_full {})",
+        "== conntrack sessions (NAT and security groups; {live} live; created {} expired {} removed {} refused_full {})",
         c.created, c.expired, c.removed, c.full
     );
     for x in d.sessions.iter().take(REPORT_SESSIONS) {

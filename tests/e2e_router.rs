@@ -158,7 +158,7 @@ fn snat_floating_ip_traceroute_mtu_and_tunnelled_vm() {
 
     let report = vr.stop().output();
     assert!(
-        report.contains("== nat sessions"),
+        report.contains("== conntrack sessions"),
         "final report:\n{report}"
     );
     let _ = std::fs::remove_dir_all(&work);

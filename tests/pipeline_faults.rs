@@ -116,7 +116,7 @@ impl Rig {
     }
 
     /// A UDP datagram from vm001 to `dst`:`dport`, from port `sport`, to the gateway MAC.
-    fn from_vm(&mut self, dst: [u8; 4], sport: u16, dport: u16) {
+    fn vm_sends(&mut self, dst: [u8; 4], sport: u16, dport: u16) {
         let f = udp(VM001_MAC, QR_MAC, VM001_IP, dst, sport, dport);
         let vm = self.vm;
         self.rx(vm, &f);
@@ -214,7 +214,7 @@ fn arp_request_for(f: &[u8]) -> Option<[u8; 4]> {
 fn conntrack_full_refuses_new_connections_and_counts_them() {
     let mut rig = Rig::new(|t| t, |s| s.conntrack.capacity = 4);
     // The first flow resolves the upstream gateway (held frame released by the reply).
-    rig.from_vm(UP_IP, 40000, 7);
+    rig.vm_sends(UP_IP, 40000, 7);
     let asked = rig.take(rig.eth2);
     assert!(
         asked.iter().any(|f| arp_request_for(f) == Some(UP_IP)),
@@ -235,7 +235,7 @@ fn conntrack_full_refuses_new_connections_and_counts_them() {
     // 20 more flows: at most the capacity is admitted, every other is dropped and counted.
     let before = rig.drops(DropReason::ConntrackFull);
     for i in 1..=20u16 {
-        rig.from_vm(UP_IP, 40000 + i, 7);
+        rig.vm_sends(UP_IP, 40000 + i, 7);
     }
     let forwarded = rig
         .take(rig.eth2)
@@ -270,7 +270,7 @@ fn conntrack_full_refuses_new_connections_and_counts_them() {
     );
 
     // The established flow still passes, and its reply comes back to vm001.
-    rig.from_vm(UP_IP, 40000, 7);
+    rig.vm_sends(UP_IP, 40000, 7);
     let out = rig.take(rig.eth2);
     let sent = out
         .iter()
@@ -293,7 +293,7 @@ fn conntrack_full_refuses_new_connections_and_counts_them() {
     assert_eq!(rig.dp.conntrack.len(), 0, "every session expired");
     let refused = rig.drops(DropReason::ConntrackFull);
     for i in 100..100 + fit as u16 + 1 {
-        rig.from_vm(UP_IP, 40000 + i, 7);
+        rig.vm_sends(UP_IP, 40000 + i, 7);
     }
     let forwarded = rig
         .take(rig.eth2)
@@ -336,7 +336,7 @@ fn neighbour_table_full_holds_bounded_and_counts_drops() {
 
     // (1) Five datagrams to one silent address: four held, the fifth refused.
     for sport in 0..5 {
-        rig.from_vm(host(0), 30000 + sport, 9);
+        rig.vm_sends(host(0), 30000 + sport, 9);
     }
     assert_eq!(
         qfull(&rig),
@@ -362,7 +362,7 @@ fn neighbour_table_full_holds_bounded_and_counts_drops() {
     // (2) 300 silent addresses at once: 256 pending (one ARP request each), 44 refused.
     let before = qfull(&rig);
     for i in 0..300 {
-        rig.from_vm(host(1 + i), 31000, 9);
+        rig.vm_sends(host(1 + i), 31000, 9);
     }
     let asked = rig
         .take(rig.eth2)
@@ -405,7 +405,7 @@ fn neighbour_table_full_holds_bounded_and_counts_drops() {
     while known(&rig) < MAX_ENTRIES {
         let batch = (MAX_ENTRIES - known(&rig)).min(200);
         for i in next..next + batch {
-            rig.from_vm(host(i), 32000, 9);
+            rig.vm_sends(host(i), 32000, 9);
         }
         let asked: Vec<[u8; 4]> = rig
             .take(rig.eth2)
@@ -423,7 +423,7 @@ fn neighbour_table_full_holds_bounded_and_counts_drops() {
     assert_eq!(known(&rig), MAX_ENTRIES);
     let before = qfull(&rig);
     for i in next..next + 10 {
-        rig.from_vm(host(i), 33000, 9);
+        rig.vm_sends(host(i), 33000, 9);
     }
     let asked = rig
         .take(rig.eth2)
@@ -440,7 +440,7 @@ fn neighbour_table_full_holds_bounded_and_counts_drops() {
         "(3) frames to new addresses are refused, counted"
     );
     // A resolved address still works while the table is full.
-    rig.from_vm(host(1000), 33001, 9);
+    rig.vm_sends(host(1000), 33001, 9);
     let out = rig.take(rig.eth2);
     assert!(
         out.iter().any(|f| ip_pair(f) == Some((GW_IP, host(1000)))),
@@ -458,7 +458,7 @@ fn neighbour_table_full_holds_bounded_and_counts_drops() {
     rig.run_for(310);
     rig.out.sent.clear();
     assert!(known(&rig) < 100, "entries expired: {} left", known(&rig));
-    rig.from_vm(host(next + 20), 34000, 9);
+    rig.vm_sends(host(next + 20), 34000, 9);
     let asked: Vec<_> = rig
         .take(rig.eth2)
         .iter()
