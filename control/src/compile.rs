@@ -85,7 +85,11 @@ pub fn compile(
         dhcp: crate::compile_dhcp::servers(topo, &cx.tags),
         routers: crate::compile_router::routers(topo, &cx.tags),
         acls: crate::compile_acl::acls(topo, attached),
-        conntrack: Default::default(),
+        conntrack: topo.conntrack.map_or_else(Default::default, |c| {
+            vrouter::tables::ConntrackConf {
+                capacity: c.capacity,
+            }
+        }),
         mac: topo
             .mac_table
             .map_or_else(MacTableConf::default, |m| MacTableConf {

@@ -57,6 +57,27 @@ pub struct Topology {
     /// `[mac_table]`: limits of the learned MAC table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac_table: Option<MacTable>,
+    /// `[conntrack]`: limits of connection tracking (NAT and security group sessions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conntrack: Option<Conntrack>,
+}
+
+/// `[conntrack]`: sessions at most per worker; a new connection beyond it is refused and
+/// counted (`conntrack_full`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Conntrack {
+    /// Sessions at most (a routed VM flow with security groups takes two: its port's and
+    /// its router's).
+    pub capacity: usize,
+}
+
+impl Default for Conntrack {
+    fn default() -> Self {
+        Conntrack {
+            capacity: vrouter::tables::ConntrackConf::default().capacity,
+        }
+    }
 }
 
 /// `[mac_table]`: limits of the learned MAC table; absent keys take the data plane's defaults.
