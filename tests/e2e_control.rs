@@ -151,11 +151,12 @@ fn seed_port_table() -> String {
 }
 
 /// The reference topology as vrouterctl builds it: the seed's, without its uplinks and
-/// MAC table limits, with ids on the security group rules (compared without them).
+/// table limits, with ids on the security group rules (compared without them).
 fn comparable(mut t: Topology) -> Topology {
     t.origin = None;
     t.uplinks.clear();
     t.mac_table = None;
+    t.conntrack = None;
     for g in &mut t.security_groups {
         for r in &mut g.rules {
             r.id = None;
