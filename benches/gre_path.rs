@@ -18,9 +18,18 @@ const C1_MAC: [u8; 6] = [0x52, 0x54, 0, 0, 1, 0x31];
 const VM002_MAC: [u8; 6] = [0xfa, 0x16, 0x3e, 0x51, 0xa2, 0x97];
 const REMOTE_VM_MAC: [u8; 6] = [0xfa, 0x16, 0x3e, 0x0a, 0x00, 0x14];
 
-/// The reference topology with vm002 bound locally (device index 2).
+/// The reference topology with vm002 bound locally (device index 2), without security
+/// groups: this bench times the GRE path alone (benches/acl.rs times the filter).
 fn snapshot() -> Snapshot {
-    reference(&[("tap1653ec91-ad", "net_null2")], |_| {})
+    reference(&[("tap1653ec91-ad", "net_null2")], |topo| {
+        let vm002 = topo
+            .ports
+            .iter_mut()
+            .find(|p| p.id.starts_with("1653ec91"))
+            .unwrap();
+        vm002.port_security_enabled = false;
+        vm002.security_groups.clear();
+    })
 }
 
 /// An inner 64-byte frame (60 without FCS): Ethernet/IPv4/UDP with 18 bytes of payload.
