@@ -79,4 +79,5 @@ for run in "$@"; do
         ratio = (vr + 0 > 0 && tp + 0 > 0) ? sprintf("%.2f", vr / tp) : "-"
         printf "%-8s %7s %12s %10s %14s %8s\n", p, f, vr, cyc, tp, ratio }'
 done
+rm -rf "/var/run/dpdk/vrb-tp-$$" "/var/run/dpdk/vrb-vr-$$"   # testpmd leaves its runtime dir
 echo "logs: $WORK/logs (cycles/packet = TSC Hz / rate: the forwarding core polls all the time)"
