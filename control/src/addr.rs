@@ -86,6 +86,11 @@ pub fn parse_ip_prefix(s: &str) -> Option<(IpAddr, u8)> {
     Some((addr, len))
 }
 
+/// Parses a dotted IPv4 address into host byte order, the form the data plane keeps.
+pub fn parse_ipv4_u32(s: &str) -> Option<u32> {
+    s.parse::<Ipv4Addr>().ok().map(u32::from)
+}
+
 /// Parses a MAC address `aa:bb:cc:dd:ee:ff`: exactly six pairs of hex digits.
 pub fn parse_mac(s: &str) -> Option<Mac> {
     let well_formed = s.len() == 17

@@ -3,15 +3,10 @@
 //! rules of all its groups, with `remote_group_id` resolved to the group's member
 //! addresses (so a membership change recompiles every port that refers to the group).
 
-use crate::addr::{parse_ip_prefix, parse_mac};
+use crate::addr::{parse_ip_prefix, parse_ipv4_u32 as ip, parse_mac};
 use crate::model::{owner, Direction, EtherType, Port, Protocol, Rule, Topology};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use vrouter::tables::acl::{AclRule, AllowedSource, PortAcl, Remote};
-
-/// Parses a dotted IPv4 address into host byte order.
-fn ip(s: &str) -> Option<u32> {
-    s.parse::<Ipv4Addr>().ok().map(u32::from)
-}
 
 /// The firewall of each attached device, by attachment index (`None`: not a filtered port).
 pub(crate) fn acls(topo: &Topology, attached: &[String]) -> Vec<Option<PortAcl>> {

@@ -3,20 +3,14 @@
 //! DHCP port with an address on a DHCP-enabled subnet; every other port of the network (VM
 //! ports) with a fixed IP on such a subnet gets a static binding.
 
-use crate::addr::{parse_mac, Ipv4Cidr};
+use crate::addr::{parse_ipv4_u32 as ip, parse_mac, Ipv4Cidr};
 use crate::model::{owner, Network, Port, Subnet, Topology};
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
 use vrouter::tables::dhcp::{
     DhcpBinding, DhcpServer, DhcpSubnet, DEFAULT_DOMAIN, DEFAULT_LEASE_SECS,
 };
 use vrouter::tables::NetIdx;
 use vrouter::wire::dhcp::Route;
-
-/// Parses a dotted IPv4 address into host byte order.
-fn ip(s: &str) -> Option<u32> {
-    s.parse::<Ipv4Addr>().ok().map(u32::from)
-}
 
 /// The DHCP servers of the networks that have one, by local VLAN tag.
 pub(crate) fn servers(

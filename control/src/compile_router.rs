@@ -1,17 +1,11 @@
 //! Compiles routers for the data plane: their ports (`qr-…`, `qg-…`), routes (connected,
 //! static, default via the external subnet's gateway) and NAT (SNAT address, floating IPs).
 
-use crate::addr::{parse_mac, Ipv4Cidr};
+use crate::addr::{parse_ipv4_u32 as ip, parse_mac, Ipv4Cidr};
 use crate::model::{owner, FloatingIp, Port, Router, Topology};
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
 use vrouter::tables::router::{Route, RouterConf, RouterPort};
 use vrouter::tables::{LocalIf, LocalKind, NetIdx};
-
-/// Parses a dotted IPv4 address into host byte order.
-fn ip(s: &str) -> Option<u32> {
-    s.parse::<Ipv4Addr>().ok().map(u32::from)
-}
 
 /// The compiled routers, in model order (the index [`LocalKind::Router`] names).
 pub(crate) fn routers(topo: &Topology, tags: &HashMap<&str, NetIdx>) -> Vec<RouterConf> {

@@ -113,12 +113,7 @@ fn ipv4_filter<F: Frame>(
         dp.stats.acl.established += 1;
         return Ok(());
     }
-    if m.icmp_type.is_some_and(|t| {
-        matches!(
-            t,
-            wicmp::kind::DEST_UNREACHABLE | wicmp::kind::TIME_EXCEEDED | wicmp::kind::PARAM_PROBLEM
-        )
-    }) {
+    if m.icmp_type.is_some_and(l3::is_icmp_error) {
         return related(dp, d, m);
     }
     if let Some(seg) = seg {

@@ -187,7 +187,7 @@ pub(super) fn input<F: Frame, O: Io<F>>(
 }
 
 /// True for the ICMP types that quote an offending datagram.
-fn is_icmp_error(t: u8) -> bool {
+pub(super) fn is_icmp_error(t: u8) -> bool {
     matches!(
         t,
         wicmp::kind::DEST_UNREACHABLE | wicmp::kind::TIME_EXCEEDED | wicmp::kind::PARAM_PROBLEM
