@@ -1,12 +1,16 @@
-//! The running appliance: EAL, mbuf pool, the devices of the topology, one worker, the
+//! The running appliance: EAL, mbuf pool, the devices of the topology, the workers, the
 //! control socket, and the main thread's loop until SIGINT or SIGTERM.
+//!
+//! With N workers every device gets N tx queues (one per worker, no lock) and N rx queues
+//! (a vhost-user device: as many as the guest has), worker w polling the rx queues
+//! q ≡ w (mod N). Flows are steered to their owning worker (`docs/multicore.md`).
 
 use crate::dpdk::{Eal, Mempool, Port};
 use crate::plane::Plane;
-use crate::worker::{Dump, Worker};
-use anyhow::{anyhow, Context, Result};
+use crate::worker::{Dump, Links, Worker};
+use anyhow::{anyhow, bail, Context, Result};
 use control::Topology;
-use crossbeam_channel::{bounded, unbounded, Receiver};
+use crossbeam_channel::{unbounded, Receiver};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -30,6 +34,8 @@ pub struct Options {
     pub busy_poll: bool,
     /// Mbufs in the pool (rx rings, tx batches, and for net_pcap replay the whole file).
     pub mbufs: u32,
+    /// Worker threads, one per worker lcore (more than the lcores: plain threads).
+    pub workers: u16,
     /// Print a counter line this often.
     pub stats_interval: Option<Duration>,
 }
@@ -79,52 +85,67 @@ fn run_on<G>(
     let pool = Arc::new(
         Mempool::new("vrouter_mbufs", opts.mbufs, POOL_CACHE, -1).map_err(|e| anyhow!("{e}"))?,
     );
+    let workers = opts.workers.max(1);
     let mut ports = Vec::new();
     let mut names = Vec::new();
     for (name, devargs) in topo.devices() {
-        let port = open_port(&name, &devargs, &pool)?;
+        let port = open_port(&name, &devargs, &pool, workers)?;
         ports.push(port);
         names.push(name);
     }
     let snapshot = Arc::new(control::compile(topo, &names, 1)?);
-    let mut rx = Vec::new();
-    let mut tx = Vec::new();
-    for (i, port) in ports.iter().enumerate() {
-        rx.push((i as PortIdx, port.rx_queue(0).map_err(|e| anyhow!("{e}"))?));
-        tx.push(Some(port.tx_queue(0).map_err(|e| anyhow!("{e}"))?));
-    }
-    let (cmd_tx, cmd_rx) = unbounded();
-    let worker = Worker::new(
-        Arc::clone(&snapshot),
-        rx,
-        tx,
-        Arc::clone(&pool),
-        cmd_rx,
-        &STOP,
-        opts.busy_poll,
-    );
-    let (done_tx, done_rx) = bounded(1);
-    let lcore = eal.worker_lcores().first().copied();
-    let placement = match lcore {
-        Some(lcore) => {
-            eal.remote_launch(lcore, move || {
-                let _ = done_tx.send(worker.run());
-                0
-            })
-            .map_err(|e| anyhow!("{e}"))?;
-            format!("lcore {lcore}")
+    let lcores = eal.worker_lcores();
+    let mut commands = Vec::new();
+    let mut placements = Vec::new();
+    let mut launched = Vec::new();
+    let (done_tx, done_rx) = unbounded();
+    for links in Links::mesh(workers) {
+        let w = links.id;
+        let mut rx = Vec::new();
+        let mut tx = Vec::new();
+        for (i, port) in ports.iter().enumerate() {
+            for q in (w..port.rx_queues()).step_by(usize::from(workers)) {
+                rx.push((i as PortIdx, port.rx_queue(q).map_err(|e| anyhow!("{e}"))?));
+            }
+            tx.push(Some(port.tx_queue(w).map_err(|e| anyhow!("{e}"))?));
         }
-        None => {
-            std::thread::Builder::new()
-                .name("vrouter-worker".into())
-                .spawn(move || {
+        let (cmd_tx, cmd_rx) = unbounded();
+        commands.push(cmd_tx);
+        let worker = Worker::new(
+            Arc::clone(&snapshot),
+            rx,
+            tx,
+            Arc::clone(&pool),
+            cmd_rx,
+            links,
+            &STOP,
+            opts.busy_poll,
+        );
+        let done_tx = done_tx.clone();
+        match lcores.get(usize::from(w)).copied() {
+            Some(lcore) => {
+                eal.remote_launch(lcore, move || {
                     let _ = done_tx.send(worker.run());
+                    0
                 })
-                .context("starting the worker thread")?;
-            "a thread of the main lcore".to_string()
+                .map_err(|e| anyhow!("{e}"))?;
+                launched.push(lcore);
+                placements.push(format!("lcore {lcore}"));
+            }
+            None => {
+                std::thread::Builder::new()
+                    .name(format!("vrouter-worker{w}"))
+                    .spawn(move || {
+                        let _ = done_tx.send(worker.run());
+                    })
+                    .context("starting a worker thread")?;
+                placements.push("a thread".to_string());
+            }
         }
-    };
-    let plane = Arc::new(Plane::new(cmd_tx, topo.devices(), Arc::clone(&snapshot)));
+    }
+    drop(done_tx);
+    let placement = placements.join(", ");
+    let plane = Arc::new(Plane::new(commands, topo.devices(), Arc::clone(&snapshot)));
     let guard = control(Arc::clone(&plane));
     if guard.is_ok() {
         let devices: Vec<String> = names
@@ -133,7 +154,7 @@ fn run_on<G>(
             .map(|(n, p)| format!("{n}={}", p.name()))
             .collect();
         println!(
-            "vrouter: ready: {} devices ({}), worker on {placement}, tsc_hz={}",
+            "vrouter: ready: {} devices ({}), {workers} worker(s) on {placement}, tsc_hz={}",
             devices.len(),
             devices.join(" "),
             crate::dpdk::tsc_hz()
@@ -143,12 +164,21 @@ fn run_on<G>(
     supervise(&plane, &done_rx, guard.is_ok(), opts.stats_interval);
     // The control socket closes first: no change is accepted while the worker stops.
     let started = guard.map(drop);
-    let dump = done_rx
-        .recv()
-        .map_err(|_| anyhow!("the worker ended without a final report"))?;
-    if let Some(lcore) = lcore {
+    let mut dumps = Vec::new();
+    for _ in 0..workers {
+        dumps.push(
+            done_rx
+                .recv()
+                .map_err(|_| anyhow!("a worker ended without a final report"))?,
+        );
+    }
+    for lcore in launched {
         eal.wait_lcore(lcore);
     }
+    let dump = dumps
+        .into_iter()
+        .reduce(Dump::merge)
+        .ok_or_else(|| anyhow!("no worker ran"))?;
     for mut port in ports {
         let name = port.name().to_string();
         port.stop()
@@ -163,11 +193,27 @@ fn run_on<G>(
     })
 }
 
-/// Probes, configures and starts one device, naming it and its devargs on failure.
-fn open_port(name: &str, devargs: &str, pool: &Arc<Mempool>) -> Result<Port> {
+/// Probes, configures and starts one device with a tx queue per worker, naming it and its
+/// devargs on failure.
+fn open_port(name: &str, devargs: &str, pool: &Arc<Mempool>, workers: u16) -> Result<Port> {
     let fail = |e: crate::dpdk::DpdkError| anyhow!("device {name} ({devargs}): {e}");
     let mut port = Port::probe(devargs).map_err(fail)?;
-    port.configure(1, 1, RING_SIZE, RING_SIZE, pool)
+    let limits = port.limits().clone();
+    if limits.max_tx < workers {
+        bail!(
+            "device {name} ({devargs}): {} offers {} tx queue(s) and {workers} workers need one \
+             each (vhost-user: queues={workers}; net_pcap: a tx_pcap per worker)",
+            limits.driver,
+            limits.max_tx
+        );
+    }
+    // A vhost-user guest uses every queue it has; other devices get one per worker.
+    let rxq = if limits.driver == "net_vhost" {
+        limits.max_rx.max(1)
+    } else {
+        workers.min(limits.max_rx.max(1))
+    };
+    port.configure(rxq, workers, RING_SIZE, RING_SIZE, pool)
         .map_err(fail)?;
     // A switch port sees every frame; devices without the notion (null, ring) refuse.
     if let Err(e) = port.set_promiscuous(true) {

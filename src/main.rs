@@ -59,6 +59,10 @@ struct Args {
     /// Mbufs in the packet pool; a net_pcap device with infinite_rx needs the whole file.
     #[arg(long, value_name = "N", default_value_t = 16383)]
     mbufs: u32,
+    /// Worker threads polling the devices, each on a worker lcore of its own while there
+    /// are (EAL -l); flows are steered to one owner, so NAT and conntrack need no lock.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    workers: u16,
     /// Print a line of counters every SECS seconds.
     #[arg(long, value_name = "SECS")]
     stats_interval: Option<u64>,
@@ -107,6 +111,7 @@ fn run(args: Args) -> Result<()> {
         eal_args: eal_args(args.eal.as_deref()),
         busy_poll: args.busy_poll,
         mbufs: args.mbufs,
+        workers: args.workers,
         stats_interval: args.stats_interval.map(Duration::from_secs),
     };
     let out = appliance::run(&topo, &opts, |plane| {

@@ -15,9 +15,10 @@ use vrouter::tables::Snapshot;
 /// How long a view waits for the worker's copy of its state.
 const DUMP_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The worker as the control plane sees it.
+/// The workers as the control plane sees them.
 pub struct Plane {
-    commands: Sender<Command>,
+    /// One command line per worker.
+    commands: Vec<Sender<Command>>,
     /// The attached devices (name, devargs), in attachment order.
     attached: Vec<(String, String)>,
     /// The snapshot the worker runs (or will from its next burst on).
@@ -25,9 +26,9 @@ pub struct Plane {
 }
 
 impl Plane {
-    /// The worker reached through `commands`, running `snapshot` on the devices `attached`.
+    /// The workers reached through `commands`, running `snapshot` on the devices `attached`.
     pub fn new(
-        commands: Sender<Command>,
+        commands: Vec<Sender<Command>>,
         attached: Vec<(String, String)>,
         snapshot: Arc<Snapshot>,
     ) -> Plane {
@@ -47,11 +48,22 @@ impl Plane {
         Arc::clone(&self.lock())
     }
 
-    /// A copy of the worker's state, if it answers in time.
+    /// A copy of the workers' state merged into one, if they all answer in time.
     pub fn worker_dump(&self, timeout: Duration) -> Option<Dump> {
-        let (reply_tx, reply_rx) = bounded(1);
-        self.commands.send(Command::Dump(reply_tx)).ok()?;
-        reply_rx.recv_timeout(timeout).ok()
+        let (reply_tx, reply_rx) = bounded(self.commands.len());
+        for c in &self.commands {
+            c.send(Command::Dump(reply_tx.clone())).ok()?;
+        }
+        let deadline = std::time::Instant::now() + timeout;
+        let mut merged: Option<Dump> = None;
+        for _ in &self.commands {
+            let d = reply_rx.recv_deadline(deadline).ok()?;
+            merged = Some(match merged {
+                Some(m) => m.merge(d),
+                None => d,
+            });
+        }
+        merged
     }
 
     /// Refuses a topology whose local devices differ from those attached at start.
@@ -85,9 +97,10 @@ impl DataPlane for Plane {
         let snap = control::compile(topo, &names, current.generation + 1)
             .map_err(|e| ApiError::invalid(e.to_string()))?;
         let snap = Arc::new(snap);
-        self.commands
-            .send(Command::Publish(Arc::clone(&snap)))
-            .map_err(|_| ApiError::internal("the worker has stopped"))?;
+        for c in &self.commands {
+            c.send(Command::Publish(Arc::clone(&snap)))
+                .map_err(|_| ApiError::internal("a worker has stopped"))?;
+        }
         *current = snap;
         Ok(())
     }

@@ -54,8 +54,16 @@ pub fn full(snap: &Snapshot, d: &Dump) -> String {
     let st = &d.stats;
     let _ = writeln!(
         s,
-        "== events\ngre_decap {} gre_encap {} flooded {} arp_replies {} arp_requests {}",
-        st.gre_decap, st.gre_encap, st.flooded, st.arp_replies, st.arp_requests
+        "== events\ngre_decap {} gre_encap {} flooded {} arp_replies {} arp_requests {} \
+         handed_off {} sync_sent {} sync_applied {}",
+        st.gre_decap,
+        st.gre_encap,
+        st.flooded,
+        st.arp_replies,
+        st.arp_requests,
+        st.handed_off,
+        st.sync_sent,
+        st.sync_applied
     );
     let e = d.mac_events;
     let _ = writeln!(

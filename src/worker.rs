@@ -7,13 +7,13 @@
 //! No lock and no atomic read-modify-write is on the per-packet path.
 
 use crate::dpdk::{tsc_cycles, tsc_hz, Mbuf, Mempool, RxQueue, TxQueue};
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use vrouter::pipeline::{Dataplane, Io};
+use vrouter::pipeline::{Dataplane, Io, SyncEvent};
 use vrouter::state::MacEntry;
-use vrouter::stats::{DropReason, Stats};
+use vrouter::stats::{DropReason, Merge, Stats};
 use vrouter::tables::{NetIdx, PortIdx, Snapshot};
 use vrouter::{Frame, Mac};
 
@@ -25,6 +25,49 @@ const IDLE_POLLS: u32 = 1024;
 const IDLE_NAP: Duration = Duration::from_micros(50);
 /// Loop iterations between two looks at the command channel.
 const COMMAND_EVERY: u32 = 64;
+/// Frames handed from the other workers taken per loop iteration at most.
+const HANDOFF_BUDGET: usize = 4 * BURST;
+/// Frames a worker's hand-off queue holds; beyond it frames are dropped (`handoff_full`).
+pub const HANDOFF_QUEUE: usize = 4096;
+
+/// The lines between workers ([`vrouter::pipeline::steer`]): frames to the owner of their
+/// flow, and learned state to everybody.
+pub struct Links {
+    /// This worker's number.
+    pub id: u16,
+    /// Frames other workers hand to this one (device, frame).
+    pub frames_in: Receiver<(PortIdx, Mbuf)>,
+    /// State other workers learned.
+    pub sync_in: Receiver<SyncEvent>,
+    /// Frame queues of all workers, by worker number (this one's unused).
+    pub frames_out: Vec<Sender<(PortIdx, Mbuf)>>,
+    /// Sync queues of the other workers.
+    pub sync_out: Vec<Sender<SyncEvent>>,
+}
+
+impl Links {
+    /// The links of `n` workers, in worker order.
+    pub fn mesh(n: u16) -> Vec<Links> {
+        let frames: Vec<_> = (0..n)
+            .map(|_| crossbeam_channel::bounded(HANDOFF_QUEUE))
+            .collect();
+        let sync: Vec<_> = (0..n).map(|_| crossbeam_channel::unbounded()).collect();
+        (0..n)
+            .map(|id| Links {
+                id,
+                frames_in: frames[id as usize].1.clone(),
+                sync_in: sync[id as usize].1.clone(),
+                frames_out: frames.iter().map(|(tx, _)| tx.clone()).collect(),
+                sync_out: sync
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != id as usize)
+                    .map(|(_, (tx, _))| tx.clone())
+                    .collect(),
+            })
+            .collect()
+    }
+}
 
 /// What the control thread asks a worker.
 pub enum Command {
@@ -59,6 +102,52 @@ pub struct Dump {
     pub leases: Vec<(NetIdx, Mac, vrouter::state::leases::Lease)>,
     /// Milliseconds since the worker started.
     pub uptime_ms: u64,
+}
+
+impl Dump {
+    /// The state of several workers as one: counters summed, tables joined.
+    pub fn merge(mut self, o: Dump) -> Dump {
+        self.stats.merge(&o.stats);
+        for row in o.macs {
+            if !self.macs.iter().any(|m| (m.0, m.1) == (row.0, row.1)) {
+                self.macs.push(row);
+            }
+        }
+        self.mac_events.merge(&o.mac_events);
+        merge_neighbours(&mut self.neighbours, o.neighbours);
+        merge_neighbours(&mut self.router_neighbours, o.router_neighbours);
+        let room = DUMP_SESSIONS.saturating_sub(self.sessions.len());
+        self.sessions.extend(o.sessions.into_iter().take(room));
+        self.conntrack.0.merge(&o.conntrack.0);
+        self.conntrack.1 += o.conntrack.1;
+        for (mine, theirs) in self.acl_hits.iter_mut().zip(o.acl_hits) {
+            for (a, b) in mine.0.iter_mut().zip(theirs.0) {
+                *a = (a.0 + b.0, a.1 + b.1);
+            }
+            for (a, b) in mine.1.iter_mut().zip(theirs.1) {
+                *a = (a.0 + b.0, a.1 + b.1);
+            }
+        }
+        for lease in o.leases {
+            if !self.leases.iter().any(|l| (l.0, l.1) == (lease.0, lease.1)) {
+                self.leases.push(lease);
+            }
+        }
+        self.generation = self.generation.min(o.generation);
+        self.uptime_ms = self.uptime_ms.max(o.uptime_ms);
+        self
+    }
+}
+
+/// Joins neighbour rows by address, keeping the most recently confirmed resolution.
+fn merge_neighbours(mine: &mut Vec<(u32, Option<Mac>, u64)>, theirs: Vec<(u32, Option<Mac>, u64)>) {
+    for row in theirs {
+        match mine.iter_mut().find(|m| m.0 == row.0) {
+            Some(m) if m.1.is_none() || (row.1.is_some() && row.2 < m.2) => *m = row,
+            Some(_) => {}
+            None => mine.push(row),
+        }
+    }
 }
 
 /// Sessions a dump copies at most (a view, not an export of the table).
@@ -97,6 +186,10 @@ struct TxIo {
     pending: Vec<Vec<Mbuf>>,
     counters: Vec<TxCounters>,
     pool: Arc<Mempool>,
+    /// Hand-off queues of all workers, by worker number.
+    handoff: Vec<Sender<(PortIdx, Mbuf)>>,
+    /// Frames dropped because the owner's hand-off queue was full (or gone).
+    handoff_full: u64,
 }
 
 impl TxIo {
@@ -140,6 +233,19 @@ impl Io<Mbuf> for TxIo {
     fn alloc(&mut self) -> Option<Mbuf> {
         Mbuf::alloc(&self.pool)
     }
+    #[inline]
+    fn handoff(&mut self, worker: u16, port: PortIdx, frame: Mbuf) {
+        let Some(q) = self.handoff.get(worker as usize) else {
+            self.handoff_full += 1;
+            return;
+        };
+        // A refused frame comes back in the error and is freed with it.
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
+            q.try_send((port, frame))
+        {
+            self.handoff_full += 1;
+        }
+    }
 }
 
 /// One worker: its queues, its state and its line to the control thread.
@@ -149,26 +255,33 @@ pub struct Worker {
     rx: Vec<(PortIdx, RxQueue)>,
     io: TxIo,
     commands: Receiver<Command>,
+    frames_in: Receiver<(PortIdx, Mbuf)>,
+    sync_in: Receiver<SyncEvent>,
+    sync_out: Vec<Sender<SyncEvent>>,
     stop: &'static AtomicBool,
     busy_poll: bool,
     clock: Clock,
 }
 
 impl Worker {
-    /// A worker polling `rx` (device index and queue) and sending on `tx` (by device index).
+    /// Worker `links.id` of `workers`, polling `rx` (device index and queue) and sending on
+    /// `tx` (by device index).
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         snap: Arc<Snapshot>,
         rx: Vec<(PortIdx, RxQueue)>,
         tx: Vec<Option<TxQueue>>,
         pool: Arc<Mempool>,
         commands: Receiver<Command>,
+        links: Links,
         stop: &'static AtomicBool,
         busy_poll: bool,
     ) -> Worker {
         let clock = Clock::new();
         let n = tx.len();
+        let workers = links.frames_out.len() as u16;
         Worker {
-            dp: Dataplane::new(&snap, clock.now_ms()),
+            dp: Dataplane::for_worker(&snap, clock.now_ms(), links.id, workers),
             snap,
             rx,
             io: TxIo {
@@ -176,8 +289,13 @@ impl Worker {
                 pending: (0..n).map(|_| Vec::with_capacity(BURST)).collect(),
                 counters: vec![TxCounters::default(); n],
                 pool,
+                handoff: links.frames_out,
+                handoff_full: 0,
             },
             commands,
+            frames_in: links.frames_in,
+            sync_in: links.sync_in,
+            sync_out: links.sync_out,
             stop,
             busy_poll,
             clock,
@@ -204,6 +322,7 @@ impl Worker {
                         .rx(&self.snap, *port, burst.drain(..), now, &mut self.io);
                 }
             }
+            got += self.serve_peers(now);
             if now >= next_tick {
                 self.dp.tick(&self.snap, now, &mut self.io);
                 next_tick = now + 1000;
@@ -220,6 +339,33 @@ impl Worker {
         }
         self.serve_commands();
         self.dump()
+    }
+
+    /// Runs the frames other workers handed over, applies what they learned and tells them
+    /// what this one learned. Returns the number of frames run.
+    fn serve_peers(&mut self, now: u64) -> usize {
+        if self.sync_out.is_empty() {
+            return 0;
+        }
+        while let Ok(event) = self.sync_in.try_recv() {
+            self.dp.sync(&self.snap, event, now, &mut self.io);
+        }
+        let mut n = 0;
+        while n < HANDOFF_BUDGET {
+            let Ok((port, frame)) = self.frames_in.try_recv() else {
+                break;
+            };
+            self.dp
+                .rx_handed(&self.snap, port, frame, now, &mut self.io);
+            n += 1;
+        }
+        for event in self.dp.outbox.drain(..) {
+            for peer in &self.sync_out {
+                // Unbounded: fails only when the peer has stopped, and then nobody needs it.
+                let _ = peer.send(event);
+            }
+        }
+        n
     }
 
     /// Applies published snapshots and answers dump requests.
@@ -249,6 +395,7 @@ impl Worker {
             s.tx_dropped += c.dropped;
             stats.drops[DropReason::TxFull as usize] += c.dropped;
         }
+        stats.drops[DropReason::HandoffFull as usize] += self.io.handoff_full;
         Dump {
             generation: self.snap.generation,
             stats,

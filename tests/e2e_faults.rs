@@ -21,13 +21,14 @@
 mod common;
 
 use common::{
-    ctl, file_prefix, move_tap, require_prereqs, unique, Finished, Netns, Vrouter, PYTHON, TENANT_A,
+    attach_guest, ctl, ethdev_stats, move_tap, require_prereqs, unique, Finished, Guest, Netns,
+    Vrouter, PYTHON, TENANT_A,
 };
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -135,41 +136,6 @@ fn flood(ns: &Netns, dst_expr: &str, count: u32) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-/// A query of the appliance's DPDK telemetry socket (`/var/run/dpdk/<prefix>/
-/// dpdk_telemetry.v2`), the way `dpdk-telemetry.py` asks: PMD counters the appliance
-/// does not show itself (rx_nombuf, imissed).
-fn telemetry(prefix: &str, cmd: &str) -> Value {
-    let script = "import socket, sys\n\
-                  s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)\n\
-                  s.connect(sys.argv[1])\n\
-                  s.recv(16384)\n\
-                  s.send(sys.argv[2].encode())\n\
-                  print(s.recv(1 << 20).decode())\n";
-    let sock = format!("/var/run/dpdk/{prefix}/dpdk_telemetry.v2");
-    let out = Command::new(PYTHON)
-        .args(["-c", script, &sock, cmd])
-        .output()
-        .expect("run the telemetry client");
-    assert!(
-        out.status.success(),
-        "telemetry {cmd} on {sock}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("telemetry answers JSON")
-}
-
-/// `rte_eth_stats` of the ethdev whose name is `dev` (e.g. `net_tap0`), via telemetry.
-fn ethdev_stats(prefix: &str, dev: &str) -> Value {
-    let list = telemetry(prefix, "/ethdev/list");
-    for id in list["/ethdev/list"].as_array().expect("ethdev list") {
-        let info = telemetry(prefix, &format!("/ethdev/info,{id}"));
-        if info["/ethdev/info"]["name"] == dev {
-            return telemetry(prefix, &format!("/ethdev/stats,{id}"))["/ethdev/stats"].clone();
-        }
-    }
-    panic!("no ethdev named {dev}: {list}");
 }
 
 /// Asserts a clean stop: exit 0, and no mbuf left outside the pool (the pool logs
@@ -454,84 +420,6 @@ fn link_down_and_up() {
     assert_clean_exit(&vr.stop(), "link_down_and_up");
 }
 
-/// A vhost-user guest: dpdk-testpmd with net_virtio_user on the appliance's vhost socket,
-/// forwarding (io) to a net_tap whose kernel side is the VM's interface. Stopped by
-/// SIGKILL (and its EAL directory removed) on drop.
-struct Guest {
-    child: Child,
-    prefix: String,
-    log: String,
-    _stdin: std::process::ChildStdin,
-}
-
-impl Guest {
-    fn start(sock: &str, tap: &str, log: &str) -> Guest {
-        let prefix = format!("guest-{}", file_prefix());
-        let eal = format!(
-            "--no-huge -m 256 --no-pci --file-prefix {prefix} -l 0,1 --log-level=*:warning \
-             --vdev net_virtio_user0,path={sock},queues=1,queue_size=1024 \
-             --vdev net_tap0,iface={tap} -- --forward-mode=io --auto-start --nb-cores=1 \
-             --total-num-mbufs=4096"
-        );
-        let out = std::fs::File::create(log).expect("guest log");
-        let mut child = Command::new("dpdk-testpmd")
-            .args(eal.split_whitespace())
-            .stdin(Stdio::piped()) // testpmd runs until its stdin gives a line or EOF
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .expect("start dpdk-testpmd (apt-get install dpdk)");
-        let stdin = child.stdin.take().unwrap();
-        Guest {
-            child,
-            prefix,
-            log: log.to_owned(),
-            _stdin: stdin,
-        }
-    }
-
-    fn signal(&self, sig: i32) {
-        // SAFETY: signals the child this test started.
-        unsafe { libc::kill(self.child.id() as i32, sig) };
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Guest {
-    fn drop(&mut self) {
-        self.signal(libc::SIGCONT);
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{}", self.prefix));
-    }
-}
-
-/// Puts the guest's tap into `ns` as vm002's interface, once testpmd has started it (the
-/// PMD sets the interface up when the port starts; it opens its queues by name in its
-/// own namespace, so the interface may move only after that).
-fn attach_guest(tap: &str, ns: &Netns) {
-    let flags = format!("/sys/class/net/{tap}/flags");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let up = std::fs::read_to_string(&flags)
-            .ok()
-            .and_then(|f| u32::from_str_radix(f.trim().trim_start_matches("0x"), 16).ok())
-            .is_some_and(|f| f & 1 == 1);
-        if up {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the guest did not start {tap} within 15 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    move_tap(tap, ns, VM002_MAC, Some("10.0.0.9/24"));
-}
-
 /// A vhost-user guest that stalls, disconnects and comes back. vm002 is a vhost-user port
 /// of the appliance; its guest is testpmd (virtio-user ⇄ io forwarding ⇄ a tap in
 /// namespace vmB). (1) The guest stops taking packets (SIGSTOP) while vm001 floods vm002:
@@ -562,7 +450,7 @@ fn vhost_guest_stalls_and_reconnects() {
     ]);
     move_tap(&t_a, &vm_a, VM001_MAC, Some("10.0.0.10/24"));
     let guest = Guest::start(&sock, &t_b, &dir.path("guest1.log"));
-    attach_guest(&t_b, &vm_b);
+    attach_guest(&t_b, &vm_b, VM002_MAC, Some("10.0.0.9/24"));
     assert!(
         wait_ping(&vm_a, "10.0.0.9", Duration::from_secs(10)).is_some(),
         "vm001 pings vm002 through the vhost-user port\n{}",
@@ -608,7 +496,7 @@ fn vhost_guest_stalls_and_reconnects() {
         port_counter(&s3, VM002_PORT, "tx_dropped")
     );
     let guest = Guest::start(&sock, &t_b, &dir.path("guest2.log"));
-    attach_guest(&t_b, &vm_b);
+    attach_guest(&t_b, &vm_b, VM002_MAC, Some("10.0.0.9/24"));
     let back = wait_ping(&vm_a, "10.0.0.9", Duration::from_secs(15));
     println!("new guest: ping answered after {back:?}");
     assert!(

@@ -37,6 +37,9 @@ impl Io<VecFrame> for Out {
     fn alloc(&mut self) -> Option<VecFrame> {
         Some(VecFrame::new(&[]))
     }
+    fn handoff(&mut self, _: u16, _: PortIdx, _: VecFrame) {
+        unreachable!("a single worker hands nothing off");
+    }
 }
 
 /// The compiled reference topology and a worker's state over it.

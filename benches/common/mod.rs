@@ -18,6 +18,9 @@ impl Io<VecFrame> for Sink {
     fn alloc(&mut self) -> Option<VecFrame> {
         Some(VecFrame::new(&[]))
     }
+    fn handoff(&mut self, _: u16, _: PortIdx, _: VecFrame) {
+        unreachable!("a single worker hands nothing off");
+    }
 }
 
 /// configs/tenant-a.toml with each `(device name, devargs)` bound locally, after `edit`

@@ -1,5 +1,6 @@
 //! Compiles the model into the data plane's [`Snapshot`]: device roles, networks by local
-//! VLAN tag, GRE keys, the underlay, tunnel peers and the MACs the model knows.
+//! VLAN tag, GRE keys, the underlay (with its static neighbours), tunnel peers and the MACs
+//! the model knows.
 
 use crate::addr::{parse_mac, Ipv4Cidr};
 use crate::model::{owner, Binding, Port, Topology, Uplink, UplinkRole};
@@ -79,6 +80,7 @@ pub fn compile(
         ports,
         key_to_net: cx.keys(),
         underlay: cx.underlay(),
+        underlay_neighbours: cx.underlay_neighbours(),
         peers,
         peer_list,
         static_macs: cx.static_macs(),
@@ -230,6 +232,22 @@ impl Ctx<'_> {
                     .map(u32::from),
             })
         })
+    }
+
+    /// The static neighbours on the underlay uplink: (address, MAC), in file order.
+    fn underlay_neighbours(&self) -> Vec<(u32, vrouter::wire::Mac)> {
+        let underlay = |name: &str| {
+            self.topo
+                .uplinks
+                .iter()
+                .any(|u| u.name == name && matches!(u.role, UplinkRole::Underlay { .. }))
+        };
+        self.topo
+            .neighbours
+            .iter()
+            .filter(|n| n.uplink.as_deref().is_some_and(underlay))
+            .filter_map(|n| Some((crate::addr::parse_ipv4_u32(&n.ip)?, parse_mac(&n.mac)?)))
+            .collect()
     }
 
     /// Tunnel peers by address, and their addresses in ascending order.

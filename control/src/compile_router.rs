@@ -112,8 +112,27 @@ fn router(topo: &Topology, tags: &HashMap<&str, NetIdx>, r: &Router) -> RouterCo
     conf
 }
 
-/// Fixed IPs and MACs of the ports (not the appliance's own) on the router's networks.
+/// Fixed IPs and MACs of the ports (not the appliance's own) on the router's networks,
+/// then the static `[[neighbour]]` entries on those networks.
 fn known_neighbours(topo: &Topology, conf: &RouterConf) -> Vec<(u32, vrouter::Mac)> {
+    let mut known = port_neighbours(topo, conf);
+    let nets: Vec<&str> = topo
+        .ports
+        .iter()
+        .filter(|p| conf.ports.iter().any(|rp| rp.port_id == p.id))
+        .map(|p| p.network_id.as_str())
+        .collect();
+    known.extend(
+        topo.neighbours
+            .iter()
+            .filter(|n| n.network_id.as_deref().is_some_and(|id| nets.contains(&id)))
+            .filter_map(|n| Some((ip(&n.ip)?, parse_mac(&n.mac)?))),
+    );
+    known
+}
+
+/// Fixed IPs and MACs of the ports (not the appliance's own) on the router's networks.
+fn port_neighbours(topo: &Topology, conf: &RouterConf) -> Vec<(u32, vrouter::Mac)> {
     let on_router = |p: &&Port| {
         !p.is_network_owned()
             && conf.ports.iter().any(|rp| {

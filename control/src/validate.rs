@@ -4,6 +4,7 @@
 
 mod dhcp;
 mod ids;
+mod neighbour;
 mod network;
 mod port;
 mod router;
@@ -102,7 +103,7 @@ impl Report {
 impl Topology {
     /// Checks the whole model; on failure returns every error found, in file order of the
     /// resource kinds (ids, networks, subnets, uplinks and peers, ports, routers, floating
-    /// IPs, security groups).
+    /// IPs, security groups, static neighbours).
     pub fn validate(&self) -> Result<(), Vec<ValidationError>> {
         let mut r = Report {
             origin: self.origin.clone(),
@@ -116,6 +117,7 @@ impl Topology {
         router::check_routers(self, &subnets, &mut r);
         router::check_floatingips(self, &subnets, &mut r);
         security_group::check(self, &mut r);
+        neighbour::check(self, &subnets, &mut r);
         if r.errors.is_empty() {
             Ok(())
         } else {

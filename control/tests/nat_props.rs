@@ -70,6 +70,9 @@ impl Io<VecFrame> for Sink {
     fn alloc(&mut self) -> Option<VecFrame> {
         Some(VecFrame::new(&[]))
     }
+    fn handoff(&mut self, _: u16, _: PortIdx, _: VecFrame) {
+        unreachable!("a single worker hands nothing off");
+    }
 }
 
 /// A connection's tuple on the wire.

@@ -182,6 +182,9 @@ impl Io<Tracked> for Sink {
     fn alloc(&mut self) -> Option<Tracked> {
         Some(Tracked::new(VecFrame::new(&[]), &self.ledger))
     }
+    fn handoff(&mut self, _: u16, _: PortIdx, _: Tracked) {
+        unreachable!("a single worker hands nothing off");
+    }
 }
 
 /// Asserts that an IPv4 packet the appliance sends is well formed with correct checksums.

@@ -60,6 +60,18 @@ struct PortShared {
     rx_taken: Vec<AtomicBool>,
     tx_taken: Vec<AtomicBool>,
     rx_chained_dropped: AtomicU64,
+    limits: QueueLimits,
+}
+
+/// How many queues a device offers, and its driver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueLimits {
+    /// Rx queues at most (for vhost-user and pcap: as many as the device was created with).
+    pub max_rx: u16,
+    /// Tx queues at most.
+    pub max_tx: u16,
+    /// Driver name, e.g. `net_vhost`.
+    pub driver: String,
 }
 
 // SAFETY: `device` is only used by the drop, which runs once on whichever thread holds the
@@ -131,6 +143,19 @@ impl Port {
         // SAFETY: zeroed is a valid rte_eth_dev_info (plain data, nullable pointers) and
         // rte_eth_dev_info_get filled it in.
         let info = unsafe { info.assume_init() };
+        let driver = if info.driver_name.is_null() {
+            String::new()
+        } else {
+            // SAFETY: a NUL-terminated string owned by the driver, which outlives this call.
+            unsafe { std::ffi::CStr::from_ptr(info.driver_name) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        let limits = QueueLimits {
+            max_rx: info.max_rx_queues,
+            max_tx: info.max_tx_queues,
+            driver,
+        };
         object_created();
         Ok(Port {
             shared: Arc::new(PortShared {
@@ -142,6 +167,7 @@ impl Port {
                 rx_taken: Vec::new(),
                 tx_taken: Vec::new(),
                 rx_chained_dropped: AtomicU64::new(0),
+                limits,
             }),
         })
     }
@@ -149,6 +175,16 @@ impl Port {
     /// The ethdev port id.
     pub fn id(&self) -> u16 {
         self.shared.id
+    }
+
+    /// Rx queues configured.
+    pub fn rx_queues(&self) -> u16 {
+        self.shared.rx_taken.len() as u16
+    }
+
+    /// The queues the device offers, and its driver.
+    pub fn limits(&self) -> &QueueLimits {
+        &self.shared.limits
     }
 
     /// The ethdev (= device) name, e.g. `net_ring0`.

@@ -439,3 +439,131 @@ pub fn ctl(socket: &Path, args: &[&str]) -> String {
     assert!(out.status.success(), "{}", render(&argv, &out));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A query of a DPDK process's telemetry socket (`/var/run/dpdk/<prefix>/
+/// dpdk_telemetry.v2`), the way `dpdk-telemetry.py` asks: PMD counters the appliance
+/// does not show itself (rx_nombuf, imissed, per-queue packets).
+pub fn telemetry(prefix: &str, cmd: &str) -> serde_json::Value {
+    let script = "import socket, sys\n\
+                  s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)\n\
+                  s.connect(sys.argv[1])\n\
+                  s.recv(16384)\n\
+                  s.send(sys.argv[2].encode())\n\
+                  print(s.recv(1 << 20).decode())\n";
+    let sock = format!("/var/run/dpdk/{prefix}/dpdk_telemetry.v2");
+    let out = Command::new(PYTHON)
+        .args(["-c", script, &sock, cmd])
+        .output()
+        .expect("run the telemetry client");
+    assert!(
+        out.status.success(),
+        "telemetry {cmd} on {sock}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("telemetry answers JSON")
+}
+
+/// `rte_eth_stats` of the ethdev whose name is `dev` (e.g. `net_tap0`) in the DPDK process
+/// with EAL prefix `prefix`, via telemetry (`q_ipackets`/`q_opackets`: per queue).
+pub fn ethdev_stats(prefix: &str, dev: &str) -> serde_json::Value {
+    let list = telemetry(prefix, "/ethdev/list");
+    for id in list["/ethdev/list"].as_array().expect("ethdev list") {
+        let info = telemetry(prefix, &format!("/ethdev/info,{id}"));
+        if info["/ethdev/info"]["name"] == dev {
+            return telemetry(prefix, &format!("/ethdev/stats,{id}"))["/ethdev/stats"].clone();
+        }
+    }
+    panic!("no ethdev named {dev}: {list}");
+}
+
+/// A vhost-user guest: dpdk-testpmd with net_virtio_user on a vhost-user socket,
+/// forwarding (io) to a net_tap whose kernel side is the VM's interface (move it into a
+/// namespace with [`attach_guest`]). Stopped by SIGKILL (and its EAL directory removed)
+/// on drop.
+pub struct Guest {
+    child: Child,
+    /// The guest's EAL `--file-prefix` (for [`telemetry`]).
+    pub prefix: String,
+    log: String,
+    _stdin: std::process::ChildStdin,
+}
+
+impl Guest {
+    /// One queue pair; the guest connects to the appliance's vhost-user server at `sock`.
+    pub fn start(sock: &str, tap: &str, log: &str) -> Guest {
+        Guest::spawn(sock, tap, log, 1, false)
+    }
+
+    /// `queues` queue pairs on both of the guest's ports (virtio-user and tap, testpmd
+    /// `--rxq/--txq`); `server`: the guest creates `sock` and waits for the appliance to
+    /// connect (virtio-user `server=1`, for a vhost-user client). A server guest stays in
+    /// its device probe until the client comes, so its tap appears only after that.
+    pub fn spawn(sock: &str, tap: &str, log: &str, queues: u16, server: bool) -> Guest {
+        let prefix = format!("guest-{}", file_prefix());
+        let server = if server { ",server=1" } else { "" };
+        let mbufs = 4096 * u32::from(queues);
+        let eal = format!(
+            "--no-huge -m 256 --no-pci --file-prefix {prefix} -l 0,1 --log-level=*:warning \
+             --vdev net_virtio_user0,path={sock},queues={queues},queue_size=1024{server} \
+             --vdev net_tap0,iface={tap} -- --forward-mode=io --auto-start --nb-cores=1 \
+             --rxq={queues} --txq={queues} --total-num-mbufs={mbufs}"
+        );
+        let out = std::fs::File::create(log).expect("guest log");
+        let mut child = Command::new("dpdk-testpmd")
+            .args(eal.split_whitespace())
+            .stdin(Stdio::piped()) // testpmd runs until its stdin gives a line or EOF
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .expect("start dpdk-testpmd (apt-get install dpdk)");
+        let stdin = child.stdin.take().unwrap();
+        Guest {
+            child,
+            prefix,
+            log: log.to_owned(),
+            _stdin: stdin,
+        }
+    }
+
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: signals the child this test started.
+        unsafe { libc::kill(self.child.id() as i32, sig) };
+    }
+
+    /// What testpmd printed so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Guest {
+    fn drop(&mut self) {
+        self.signal(libc::SIGCONT);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/{}", self.prefix));
+    }
+}
+
+/// Puts a guest's tap into `ns` as the VM's interface (see [`move_tap`]), once testpmd
+/// has started it (the PMD sets the interface up when the port starts; it opens its
+/// queues by name in its own namespace, so the interface may move only after that).
+pub fn attach_guest(tap: &str, ns: &Netns, mac: &str, addr: Option<&str>) {
+    let flags = format!("/sys/class/net/{tap}/flags");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let up = std::fs::read_to_string(&flags)
+            .ok()
+            .and_then(|f| u32::from_str_radix(f.trim().trim_start_matches("0x"), 16).ok())
+            .is_some_and(|f| f & 1 == 1);
+        if up {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the guest did not start {tap} within 15 s"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    move_tap(tap, ns, mac, addr);
+}

@@ -103,6 +103,87 @@ reasons! {
         SgInvalid => "sg_invalid",
         /// A new connection no security group rule allows.
         SgDenied => "sg_denied",
+        /// The queue to the worker that owns the frame's flow was full.
+        HandoffFull => "handoff_full",
+    }
+}
+
+/// Counters of several workers summed into one.
+pub trait Merge {
+    /// Adds `other`'s counts to these.
+    fn merge(&mut self, other: &Self);
+}
+
+/// Implements [`Merge`] for a struct of counters by adding each named field.
+#[macro_export]
+macro_rules! merge_fields {
+    ($t:ty { $($f:ident),* $(,)? }) => {
+        impl $crate::stats::Merge for $t {
+            fn merge(&mut self, other: &Self) {
+                $(self.$f += other.$f;)*
+            }
+        }
+    };
+}
+
+merge_fields!(PortCounters {
+    rx_packets,
+    rx_bytes,
+    rx_dropped,
+    tx_packets,
+    tx_bytes,
+    tx_dropped
+});
+merge_fields!(RouterStats {
+    received,
+    forwarded,
+    echo_replies,
+    icmp_errors,
+    icmp_rate_limited,
+    icmp_errors_received,
+    icmp_errors_translated,
+    fragments,
+    nat_ports_exhausted,
+    garps,
+});
+merge_fields!(DhcpStats {
+    offers,
+    acks,
+    naks,
+    informs,
+    releases,
+    declines
+});
+merge_fields!(AclStats {
+    new,
+    established,
+    related,
+    invalid,
+    denied,
+    flushed
+});
+
+impl Merge for Stats {
+    fn merge(&mut self, o: &Self) {
+        for (i, c) in o.ports.iter().enumerate() {
+            self.port(i as PortIdx).merge(c);
+        }
+        for (a, b) in self.drops.iter_mut().zip(o.drops) {
+            *a += b;
+        }
+        self.gre_decap += o.gre_decap;
+        self.gre_encap += o.gre_encap;
+        self.flooded += o.flooded;
+        self.arp_replies += o.arp_replies;
+        self.arp_requests += o.arp_requests;
+        self.arp_replies_received += o.arp_replies_received;
+        self.local_ignored += o.local_ignored;
+        self.dhcp.merge(&o.dhcp);
+        self.router.merge(&o.router);
+        self.acl.merge(&o.acl);
+        self.handed_off += o.handed_off;
+        self.sync_sent += o.sync_sent;
+        self.sync_applied += o.sync_applied;
     }
 }
 
@@ -209,6 +290,12 @@ pub struct Stats {
     pub router: RouterStats,
     /// The security group stage.
     pub acl: AclStats,
+    /// Frames passed to the worker that owns their flow.
+    pub handed_off: u64,
+    /// Learned MACs and neighbours told to the other workers.
+    pub sync_sent: u64,
+    /// Learned MACs and neighbours applied from the other workers.
+    pub sync_applied: u64,
 }
 
 impl Default for Stats {
@@ -226,6 +313,9 @@ impl Default for Stats {
             dhcp: DhcpStats::default(),
             router: RouterStats::default(),
             acl: AclStats::default(),
+            handed_off: 0,
+            sync_sent: 0,
+            sync_applied: 0,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! one at once, with its resource and field.
 
 mod devices;
+mod neighbour;
 mod network;
 mod port;
 mod router;
@@ -10,6 +11,7 @@ mod security_group;
 mod uplink;
 
 pub use devices::DevargsError;
+pub use neighbour::Neighbour;
 pub use network::{AllocationPool, Network, Route, Subnet, GRE_MTU, PLAIN_MTU};
 pub use port::{owner, AddressPair, Binding, FixedIp, Port};
 pub use router::{ExternalGateway, FloatingIp, Router};
@@ -54,6 +56,9 @@ pub struct Topology {
     /// `[[uplink]]`: the physical (or virtual) NICs of the appliance.
     #[serde(default, rename = "uplink", skip_serializing_if = "Vec::is_empty")]
     pub uplinks: Vec<Uplink>,
+    /// `[[neighbour]]`: next hops with a static MAC address (never resolved by ARP).
+    #[serde(default, rename = "neighbour", skip_serializing_if = "Vec::is_empty")]
+    pub neighbours: Vec<Neighbour>,
     /// `[mac_table]`: limits of the learned MAC table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mac_table: Option<MacTable>,

@@ -1,8 +1,9 @@
 //! The L2 stage (br-int NORMAL and br-tun tables 1, 10, 20, 21): learn the source, look up
 //! the destination, flood what is unknown or multicast with split horizon.
 
-use super::{acl, local, output, tunnel, Dataplane, Io};
+use super::{acl, local, output, tunnel, Dataplane, Io, SyncEvent};
 use crate::frame::Frame;
+use crate::state::Learn;
 use crate::state::Millis;
 use crate::stats::DropReason;
 use crate::tables::{Dest, NetConf, NetIdx, PortIdx, Snapshot};
@@ -31,7 +32,13 @@ pub(super) fn switch<F: Frame, O: Io<F>>(
         return Err(DropReason::InvalidSrcMac);
     }
     let netconf = snap.network(net).ok_or(DropReason::PortUnused)?;
-    dp.mac.learn(net, src, from, now);
+    if matches!(dp.mac.learn(net, src, from, now), Learn::New | Learn::Moved) {
+        dp.share(SyncEvent::Mac {
+            net,
+            mac: src,
+            dest: from,
+        });
+    }
     if !dst.is_multicast() {
         if let Some(dest) = dp.mac.forward(net, dst, d.len()) {
             return deliver(dp, snap, in_port, netconf, from, dest, frame, now, io);

@@ -7,7 +7,7 @@
 //! (RFC 1191) checks on the packet as it arrived → session created, headers rewritten →
 //! L2 rewrite towards the next hop → the egress network's L2 stage.
 
-use super::{icmp, l2, nat, Dataplane, Io};
+use super::{icmp, l2, nat, Dataplane, Io, SyncEvent};
 use crate::frame::Frame;
 use crate::state::{FlowKey, Millis};
 use crate::stats::DropReason;
@@ -253,7 +253,30 @@ pub(super) fn neighbour_seen<F: Frame, O: Io<F>>(
     now: Millis,
     io: &mut O,
 ) {
-    for (net, mut f) in dp.router_neigh.confirm(ip, mac, now, for_us) {
+    if for_us {
+        dp.share(SyncEvent::RouterNeighbour {
+            ip,
+            mac,
+            port: in_port,
+        });
+    }
+    release_held(dp, snap, in_port, ip, mac, for_us, now, io);
+}
+
+/// Records `ip` at `mac` in the router ARP cache (creating the entry if `create`) and
+/// switches the frames held for it; drops count against `in_port`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn release_held<F: Frame, O: Io<F>>(
+    dp: &mut Dataplane<F>,
+    snap: &Snapshot,
+    in_port: PortIdx,
+    ip: u32,
+    mac: Mac,
+    create: bool,
+    now: Millis,
+    io: &mut O,
+) {
+    for (net, mut f) in dp.router_neigh.confirm(ip, mac, now, create) {
         f.data_mut()[0..6].copy_from_slice(&mac.0);
         if let Err(reason) = l2::switch(dp, snap, in_port, net, Dest::Local, f, now, io) {
             dp.stats.drop(in_port, reason);

@@ -17,7 +17,11 @@ mod l3;
 mod local;
 mod nat;
 mod output;
+pub mod steer;
+mod sync;
 mod tunnel;
+
+pub use sync::SyncEvent;
 
 use crate::frame::Frame;
 use crate::state::{Conntrack, MacTable, Millis, Neighbours};
@@ -34,6 +38,8 @@ pub trait Io<F> {
     /// An empty frame (length 0, full headroom) for a packet the pipeline originates;
     /// `None` when no buffer is free.
     fn alloc(&mut self) -> Option<F>;
+    /// Passes `frame`, received on `port`, to `worker`, which owns its flow ([`steer`]).
+    fn handoff(&mut self, worker: u16, port: PortIdx, frame: F);
 }
 
 /// (packets, bytes) of the first packets of the connections each rule of a port allowed:
@@ -65,11 +71,22 @@ pub struct Dataplane<F> {
     pub stats: Stats,
     /// Identification of the next outer IPv4 header this worker emits.
     ip_ident: u16,
+    /// This worker's number, from 0.
+    worker: u16,
+    /// How many workers share the traffic (flows are steered to their owner, [`steer`]).
+    workers: u16,
+    /// Learned state for the other workers; the caller passes it on after each burst.
+    pub outbox: Vec<SyncEvent>,
 }
 
 impl<F: Frame> Dataplane<F> {
-    /// Fresh state for `snap`.
+    /// Fresh state for `snap`, for a single worker.
     pub fn new(snap: &Snapshot, now: Millis) -> Self {
+        Self::for_worker(snap, now, 0, 1)
+    }
+
+    /// Fresh state for `snap`, for worker `worker` of `workers`.
+    pub fn for_worker(snap: &Snapshot, now: Millis, worker: u16, workers: u16) -> Self {
         let mut dp = Dataplane {
             mac: MacTable::new(snap.mac),
             underlay_neigh: Neighbours::default(),
@@ -81,7 +98,10 @@ impl<F: Frame> Dataplane<F> {
             acls: Vec::new(),
             leases: crate::state::Leases::default(),
             stats: Stats::default(),
-            ip_ident: 0,
+            ip_ident: worker.wrapping_mul(0x4000),
+            worker,
+            workers: workers.max(1),
+            outbox: Vec::new(),
         };
         dp.apply(snap, now);
         dp
@@ -97,10 +117,14 @@ impl<F: Frame> Dataplane<F> {
             .flat_map(|r| r.neighbours.iter().copied())
             .collect();
         let stale = self.router_neigh.set_static(&known, now);
+        let stale_underlay = self
+            .underlay_neigh
+            .set_static(&snap.underlay_neighbours, now);
         if self.acls != snap.acls {
             self.apply_acls(snap);
         }
-        self.stats.drops[DropReason::NeighbourTimeout as usize] += stale.len() as u64;
+        self.stats.drops[DropReason::NeighbourTimeout as usize] +=
+            (stale.len() + stale_underlay.len()) as u64;
         if self.stats.ports.len() < snap.ports.len() {
             self.stats.port(snap.ports.len() as PortIdx - 1);
         }
@@ -119,9 +143,32 @@ impl<F: Frame> Dataplane<F> {
             let c = self.stats.port(port);
             c.rx_packets += 1;
             c.rx_bytes += frame.len() as u64;
+            if self.workers > 1 {
+                let owner = steer::owner(frame.data(), self.workers);
+                if owner != self.worker {
+                    self.stats.handed_off += 1;
+                    io.handoff(owner, port, frame);
+                    continue;
+                }
+            }
             if let Err(reason) = classify::input(self, snap, port, frame, now, io) {
                 self.stats.drop(port, reason);
             }
+        }
+    }
+
+    /// Runs the pipeline over a frame another worker received on `port` and handed to this
+    /// one, the owner of its flow (already counted as received there).
+    pub fn rx_handed<O: Io<F>>(
+        &mut self,
+        snap: &Snapshot,
+        port: PortIdx,
+        frame: F,
+        now: Millis,
+        io: &mut O,
+    ) {
+        if let Err(reason) = classify::input(self, snap, port, frame, now, io) {
+            self.stats.drop(port, reason);
         }
     }
 
@@ -146,7 +193,10 @@ impl<F: Frame> Dataplane<F> {
                 l3::send_arp_request(self, snap, 0, net, mac, src, ip, now, io);
             }
         }
-        local::announce(self, snap, now, io);
+        // One worker speaks for the appliance.
+        if self.worker == 0 {
+            local::announce(self, snap, now, io);
+        }
     }
 
     /// Resets the rule counters of ports whose rules changed and ends the connections that
@@ -202,6 +252,8 @@ impl<F: Frame> Dataplane<F> {
 
 #[cfg(test)]
 mod acl_tests;
+#[cfg(test)]
+mod multicore_tests;
 #[cfg(test)]
 mod router_tests;
 #[cfg(test)]

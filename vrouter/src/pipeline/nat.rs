@@ -4,7 +4,7 @@
 //! back too). Checksums are updated incrementally (RFC 1624).
 
 use super::l3::{Ip4, L3};
-use super::{l3, Dataplane, Io};
+use super::{l3, steer, Dataplane, Io};
 use crate::frame::Frame;
 use crate::state::conntrack::CtError;
 use crate::state::{Dir, FlowKey, Millis};
@@ -151,13 +151,15 @@ fn has_ports(m: &Ip4) -> bool {
 /// A source port (or echo id) for `t` whose reply key no session uses: the original port
 /// if free, else a few candidates spread over 1024-65535 from a hash of the flow.
 fn allocate_port<F>(dp: &Dataplane<F>, m: &Ip4, t: FlowKey) -> Option<u16> {
+    // The reply must hash to this worker ([`steer`]) and match no other session.
     let free = |t: &FlowKey, p: u16| {
         let mut c = *t;
         c.sport = p;
         if c.proto == ipv4::proto::ICMP {
             c.dport = p;
         }
-        !dp.conntrack.contains(&c.reverse())
+        steer::owns_ports(c.sport, c.dport, dp.worker, dp.workers)
+            && !dp.conntrack.contains(&c.reverse())
     };
     if m.key.sport >= PORT_MIN && free(&t, m.key.sport) {
         return Some(m.key.sport);

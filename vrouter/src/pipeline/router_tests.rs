@@ -12,24 +12,24 @@ use crate::tables::{
 use crate::wire::checksum;
 use crate::Mac;
 
-const VM: PortIdx = 0;
-const EXT: PortIdx = 1;
-const TENANT: u16 = 10;
+pub(super) const VM: PortIdx = 0;
+pub(super) const EXT: PortIdx = 1;
+pub(super) const TENANT: u16 = 10;
 const EXTNET: u16 = 11;
-const QR: [u8; 6] = [0xfa, 0x16, 0x3e, 0xf7, 0xe6, 0x9c];
-const QG: [u8; 6] = [0xfa, 0x16, 0x3e, 0x78, 0x39, 0xe9];
-const VM1: [u8; 6] = [0xfa, 0x16, 0x3e, 0x75, 0xe0, 0x5a];
-const VM2: [u8; 6] = [0xfa, 0x16, 0x3e, 0x51, 0xa2, 0x97];
-const UP: [u8; 6] = [0x52, 0x54, 0x00, 0x01, 0x01, 0xfe];
-const VM1_IP: [u8; 4] = [10, 0, 0, 10];
-const VM2_IP: [u8; 4] = [10, 0, 0, 9];
-const QR_IP: [u8; 4] = [10, 0, 0, 1];
-const GW_IP: [u8; 4] = [10, 1, 101, 80];
-const FIP: [u8; 4] = [10, 1, 101, 82];
-const UP_IP: [u8; 4] = [10, 1, 101, 254];
-const REMOTE: [u8; 4] = [8, 8, 8, 8];
+pub(super) const QR: [u8; 6] = [0xfa, 0x16, 0x3e, 0xf7, 0xe6, 0x9c];
+pub(super) const QG: [u8; 6] = [0xfa, 0x16, 0x3e, 0x78, 0x39, 0xe9];
+pub(super) const VM1: [u8; 6] = [0xfa, 0x16, 0x3e, 0x75, 0xe0, 0x5a];
+pub(super) const VM2: [u8; 6] = [0xfa, 0x16, 0x3e, 0x51, 0xa2, 0x97];
+pub(super) const UP: [u8; 6] = [0x52, 0x54, 0x00, 0x01, 0x01, 0xfe];
+pub(super) const VM1_IP: [u8; 4] = [10, 0, 0, 10];
+pub(super) const VM2_IP: [u8; 4] = [10, 0, 0, 9];
+pub(super) const QR_IP: [u8; 4] = [10, 0, 0, 1];
+pub(super) const GW_IP: [u8; 4] = [10, 1, 101, 80];
+pub(super) const FIP: [u8; 4] = [10, 1, 101, 82];
+pub(super) const UP_IP: [u8; 4] = [10, 1, 101, 254];
+pub(super) const REMOTE: [u8; 4] = [8, 8, 8, 8];
 
-fn ip(a: [u8; 4]) -> u32 {
+pub(super) fn ip(a: [u8; 4]) -> u32 {
     u32::from_be_bytes(a)
 }
 
@@ -55,7 +55,7 @@ fn net(tag: u16, mtu: u16, port: PortIdx, locals: Vec<LocalIf>) -> NetConf {
     }
 }
 
-fn snapshot() -> Snapshot {
+pub(super) fn snapshot() -> Snapshot {
     let mut s = Snapshot {
         ports: vec![
             PortConf {

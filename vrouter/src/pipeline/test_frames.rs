@@ -13,6 +13,8 @@ pub struct TestIo {
     pub sent: Vec<(PortIdx, Vec<u8>)>,
     /// Makes `alloc` fail, as an empty mempool does.
     pub no_buffers: bool,
+    /// Frames handed to another worker: (worker, device, bytes), in order.
+    pub handed: Vec<(u16, PortIdx, Vec<u8>)>,
 }
 
 impl Io<VecFrame> for TestIo {
@@ -21,6 +23,9 @@ impl Io<VecFrame> for TestIo {
     }
     fn alloc(&mut self) -> Option<VecFrame> {
         (!self.no_buffers).then(|| VecFrame::new(&[]))
+    }
+    fn handoff(&mut self, worker: u16, port: PortIdx, frame: VecFrame) {
+        self.handed.push((worker, port, frame.to_vec()));
     }
 }
 

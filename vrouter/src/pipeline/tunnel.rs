@@ -1,7 +1,7 @@
 //! The tunnel stage (br-tun's GRE ports): ARP and GRE termination on the underlay, and GRE
 //! encapsulation towards peers (RFC 2784 with the key of RFC 2890 = segmentation id).
 
-use super::{l2, Dataplane, Io};
+use super::{l2, Dataplane, Io, SyncEvent};
 use crate::frame::Frame;
 use crate::state::neighbours::Hold;
 use crate::state::Millis;
@@ -54,6 +54,12 @@ fn arp_input<F: Frame, O: Io<F>>(
         return Err(DropReason::InvalidSrcMac);
     }
     // RFC 826: update the sender if known; add it when the packet is for us.
+    if for_us {
+        dp.share(SyncEvent::UnderlayNeighbour {
+            ip: req.spa,
+            mac: req.sha,
+        });
+    }
     for mut held in dp.underlay_neigh.confirm(req.spa, req.sha, now, for_us) {
         held.data_mut()[0..6].copy_from_slice(&req.sha.0);
         io.send(u.port, held);

@@ -304,6 +304,13 @@ pub struct ConntrackStats {
     pub full: u64,
 }
 
+crate::merge_fields!(ConntrackStats {
+    created,
+    expired,
+    removed,
+    full
+});
+
 /// The sessions of one worker.
 #[derive(Debug)]
 pub struct Conntrack {

@@ -53,6 +53,13 @@ pub struct MacTableStats {
     pub full: u64,
 }
 
+crate::merge_fields!(MacTableStats {
+    learned,
+    moved,
+    aged,
+    full
+});
+
 /// Packs a network and a MAC address into one hash key.
 #[inline]
 fn key(net: NetIdx, mac: Mac) -> u64 {

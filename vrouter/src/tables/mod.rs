@@ -42,6 +42,9 @@ pub struct Snapshot {
     pub key_to_net: HashMap<u32, NetIdx>,
     /// The tunnel underlay, if the node terminates GRE.
     pub underlay: Option<Underlay>,
+    /// Hosts on the underlay whose MAC the model gives (address in host byte order, MAC):
+    /// static entries of the underlay's ARP cache, never asked for.
+    pub underlay_neighbours: Vec<(u32, Mac)>,
     /// GRE tunnel peers by remote IPv4 address (host byte order).
     pub peers: HashMap<u32, PeerConf>,
     /// Remote addresses of all peers, in a fixed order, for flooding.
