@@ -16,6 +16,7 @@
 //! | `vhost_server_dhcp_ping_upstream` | appliance server (net_vhost default), guest client | 1 | DHCP, pings, floating IP (below) |
 //! | `vhost_client_dhcp_ping_upstream` | appliance client (`client=1`), started first: it retries until the guest (`server=1`) creates the socket | 1 | the same |
 //! | `vhost_multiqueue_dhcp_ping_upstream` | appliance server, guest client | 2 (`queues=2`, testpmd `--rxq=2 --txq=2`, 2-queue tap) | the same, the guest sends on both virtqueues, the appliance receives on both (DPDK telemetry) and counts every frame |
+//! | `vhost_queue_pairs_on_two_workers_dhcp_ping_upstream` | as above, `--workers 2`: each worker polls one queue pair and sends on its own | 2 | the same |
 //!
 //! Every test asserts: `dhclient` in the VM is offered and acked 10.0.0.9 by 10.0.0.3 and
 //! leaves 10.0.0.9/24, MTU 1458 and a default route via 10.0.0.1; `ping -c 3 10.0.0.1`
@@ -94,6 +95,8 @@ struct Case {
     appliance_client: bool,
     /// Queue pairs on both sides.
     queues: u16,
+    /// Appliance workers (`--workers`): with 2, each polls one of the queue pairs.
+    workers: u16,
 }
 
 #[test]
@@ -102,6 +105,7 @@ fn vhost_server_dhcp_ping_upstream() {
         tag: "hs",
         appliance_client: false,
         queues: 1,
+        workers: 1,
     });
 }
 
@@ -111,6 +115,7 @@ fn vhost_client_dhcp_ping_upstream() {
         tag: "hc",
         appliance_client: true,
         queues: 1,
+        workers: 1,
     });
 }
 
@@ -120,6 +125,17 @@ fn vhost_multiqueue_dhcp_ping_upstream() {
         tag: "hm",
         appliance_client: false,
         queues: 2,
+        workers: 1,
+    });
+}
+
+#[test]
+fn vhost_queue_pairs_on_two_workers_dhcp_ping_upstream() {
+    vm_on_vhost(Case {
+        tag: "hw",
+        appliance_client: false,
+        queues: 2,
+        workers: 2,
     });
 }
 
@@ -146,7 +162,10 @@ fn vm_on_vhost(case: Case) {
     // (b) The appliance as vhost-user client starts first: the socket does not exist yet,
     // its vhost-user client retries (DPDK 22.11: every second) until the guest, a server,
     // creates it. A server guest waits in its device probe for the client to connect.
+    let workers = case.workers.to_string();
     let vr = Vrouter::start(&[
+        "--workers",
+        &workers,
         "--devargs",
         "eth1=net_null0,no-rx=1",
         "--devargs",
