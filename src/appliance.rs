@@ -145,7 +145,12 @@ fn run_on<G>(
     }
     drop(done_tx);
     let placement = placements.join(", ");
-    let plane = Arc::new(Plane::new(commands, topo.devices(), Arc::clone(&snapshot)));
+    let plane = Arc::new(Plane::new(
+        commands,
+        topo.devices(),
+        Arc::clone(&snapshot),
+        (Arc::clone(&pool), opts.mbufs),
+    ));
     let guard = control(Arc::clone(&plane));
     if guard.is_ok() {
         let devices: Vec<String> = names

@@ -2,6 +2,7 @@
 //! command channel. A published topology is compiled for the devices attached at start
 //! and handed to the worker, which picks it up between two bursts without stopping.
 
+use crate::dpdk::Mempool;
 use crate::worker::{Command, Dump};
 use control::api::ApiError;
 use control::{DataPlane, MacFlow, Neighbour, RouteFlow, SessionFlow, Topology, ViewData};
@@ -23,6 +24,10 @@ pub struct Plane {
     attached: Vec<(String, String)>,
     /// The snapshot the worker runs (or will from its next burst on).
     current: Mutex<Arc<Snapshot>>,
+    /// The packet buffers, for their counts.
+    pool: Arc<Mempool>,
+    /// Mbufs the pool was made with.
+    pool_size: u32,
 }
 
 impl Plane {
@@ -31,11 +36,14 @@ impl Plane {
         commands: Vec<Sender<Command>>,
         attached: Vec<(String, String)>,
         snapshot: Arc<Snapshot>,
+        pool: (Arc<Mempool>, u32),
     ) -> Plane {
         Plane {
             commands,
             attached,
             current: Mutex::new(snapshot),
+            pool: pool.0,
+            pool_size: pool.1,
         }
     }
 
@@ -130,6 +138,9 @@ impl DataPlane for Plane {
             is_static: e.is_static,
         });
         Ok(ViewData {
+            workers: self.commands.len() as u16,
+            mbufs: (self.pool.in_use(), self.pool_size),
+            steering: (d.stats.handed_off, d.stats.sync_sent, d.stats.sync_applied),
             generation: d.generation,
             uptime_ms: d.uptime_ms,
             ports: ports.collect(),

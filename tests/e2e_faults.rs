@@ -343,6 +343,11 @@ fn mempool_exhausted() {
         no_buffer > 0,
         "(2) the ARP requests the router could not allocate count as no_buffer\n{s}"
     );
+    let in_use = s["mbufs"]["in_use"].as_u64().unwrap_or_default();
+    assert!(
+        s["mbufs"]["total"] == 1100 && in_use > 1000,
+        "(2) `stats` shows the pool nearly empty: mbufs in use of 1100\n{s}"
+    );
     let resumed = wait_ping(&vm, "10.0.0.1", Duration::from_secs(40));
     let s = stats(&vr);
     println!(

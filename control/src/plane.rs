@@ -37,6 +37,13 @@ pub struct ViewData {
     pub sessions: Vec<SessionFlow>,
     /// The firewall of every filtered VM port, with its rule hits.
     pub acls: Vec<AclView>,
+    /// Workers polling the devices.
+    pub workers: u16,
+    /// Packet buffers: (in use, in the pool).
+    pub mbufs: (u32, u32),
+    /// Frames handed to the worker that owns their flow; learned state sent to and applied
+    /// from other workers.
+    pub steering: (u64, u64, u64),
 }
 
 /// One VM port's compiled security groups and how often each rule let a connection in.

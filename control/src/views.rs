@@ -76,7 +76,7 @@ pub fn dump_flows(topo: &Topology, d: &ViewData) -> Value {
     })
 }
 
-/// `stats`: counters per device and per drop reason.
+/// `stats`: counters per device and per drop reason, packet buffers, workers.
 pub fn stats(d: &ViewData) -> Value {
     let ports = d.ports.iter().map(|(name, c)| {
         json!({
@@ -97,6 +97,11 @@ pub fn stats(d: &ViewData) -> Value {
     json!({
         "generation": d.generation,
         "uptime_ms": d.uptime_ms,
+        "workers": d.workers,
+        "mbufs": { "in_use": d.mbufs.0, "total": d.mbufs.1 },
+        "handed_off": d.steering.0,
+        "sync_sent": d.steering.1,
+        "sync_applied": d.steering.2,
         "ports": Value::Array(ports.collect()),
         "drops": drops,
     })

@@ -157,9 +157,21 @@ fn pair(v: Option<&Value>) -> String {
     nums.join("/")
 }
 
-/// Counters per device as ifconfig prints them, then the drop reasons that counted.
+/// Workers and packet buffers, counters per device as ifconfig prints them, then the drop
+/// reasons that counted.
 fn stats(v: &Value) -> String {
     let mut s = String::new();
+    let mbufs = v.get("mbufs");
+    let _ = writeln!(
+        s,
+        "workers:{} mbufs in use:{}/{} handed_off:{} sync sent/applied:{}/{}\n",
+        num(v, "workers"),
+        mbufs.map_or(0, |m| num(m, "in_use")),
+        mbufs.map_or(0, |m| num(m, "total")),
+        num(v, "handed_off"),
+        num(v, "sync_sent"),
+        num(v, "sync_applied"),
+    );
     for p in items(v, "ports") {
         let _ = writeln!(
             s,
