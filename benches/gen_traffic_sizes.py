@@ -37,7 +37,6 @@ import argparse
 import hashlib
 import os
 import re
-import struct
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))

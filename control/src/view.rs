@@ -25,8 +25,43 @@ impl fmt::Display for View<'_> {
         br_ex(topo, f)?;
         vlan_map(topo, f)?;
         ports(topo, f)?;
+        neighbours(topo, f)?;
         devices(topo, f)
     }
+}
+
+/// The static neighbours (`[[neighbour]]`) as `ip neigh` would list them, on the underlay
+/// uplink or on the router ports of their network (in the routers' namespaces).
+fn neighbours(topo: &Topology, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    if topo.neighbours.is_empty() {
+        return Ok(());
+    }
+    writeln!(f, "\nStatic neighbours (ip neigh, PERMANENT)")?;
+    for n in &topo.neighbours {
+        let devs: Vec<String> = match (&n.uplink, &n.network_id) {
+            (Some(u), _) => vec![u.clone()],
+            (None, Some(net)) => topo
+                .ports
+                .iter()
+                .filter(|p| {
+                    p.network_id == *net
+                        && matches!(
+                            &*p.device_owner,
+                            owner::ROUTER_INTERFACE | owner::ROUTER_GATEWAY
+                        )
+                })
+                .map(|p| format!("{} ({})", p.device_name(), qrouter_ns(&p.device_id)))
+                .collect(),
+            (None, None) => Vec::new(),
+        };
+        let devs = if devs.is_empty() {
+            "(no router port on its network)".to_owned()
+        } else {
+            devs.join(", ")
+        };
+        writeln!(f, "    {:<16} lladdr {} dev {devs}", n.ip, n.mac)?;
+    }
+    Ok(())
 }
 
 /// Every port (`neutron port-list`) with its device name and where it is reached: a local

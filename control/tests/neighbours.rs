@@ -2,7 +2,7 @@
 //! the underlay's and the routers' static neighbour lists, installation in the data plane
 //! (no ARP request is ever needed for them), and the persisted state's round trip.
 
-use control::{compile, load_file, load_str, LoadError, Topology};
+use control::{compile, load_file, load_str, view, LoadError, Topology};
 use vrouter::pipeline::Dataplane;
 use vrouter::wire::Mac;
 use vrouter::VecFrame;
@@ -347,4 +347,19 @@ fn every_error_is_reported_at_once() {
         neighbour("10.1.101.254", "52:54:00:01:01:fe", "")
     );
     assert_eq!(errors(&extra).len(), 4, "{:#?}", errors(&extra));
+}
+
+#[test]
+fn the_view_lists_them_as_ip_neigh_does() {
+    let text = view::render(&with(&format!("{UPSTREAM}{COMPUTE1}")));
+    assert!(
+        text.contains(
+            "Static neighbours (ip neigh, PERMANENT)\n    10.1.101.254     lladdr \
+             52:54:00:01:01:fe dev qg-eb60f9c4-2d \
+             (qrouter-680944ad-679c-4fe8-ae4b-258cd8ac337f)\n    10.0.1.31        lladdr \
+             52:54:00:00:01:31 dev eth1\n"
+        ),
+        "{text}"
+    );
+    assert!(!view::render(&with("")).contains("Static neighbours"));
 }
