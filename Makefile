@@ -18,8 +18,10 @@ test: deps
 demo: deps build
 	./scripts/demo.sh
 
+# BENCH_RUNS selects runs (PATH:FLOWS[:SIZE] ...); empty runs the whole matrix (~17 min).
+BENCH_RUNS ?=
 bench: deps
-	./benches/run.sh
+	./benches/run.sh $(BENCH_RUNS)
 
 lint:
 	$(CARGO) fmt --all --check
