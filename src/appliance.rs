@@ -149,7 +149,7 @@ fn run_on<G>(
         commands,
         topo.devices(),
         Arc::clone(&snapshot),
-        (Arc::clone(&pool), opts.mbufs),
+        opts.mbufs,
     ));
     let guard = control(Arc::clone(&plane));
     if guard.is_ok() {

@@ -2,7 +2,6 @@
 //! command channel. A published topology is compiled for the devices attached at start
 //! and handed to the worker, which picks it up between two bursts without stopping.
 
-use crate::dpdk::Mempool;
 use crate::worker::{Command, Dump};
 use control::api::ApiError;
 use control::{DataPlane, MacFlow, Neighbour, RouteFlow, SessionFlow, Topology, ViewData};
@@ -24,9 +23,7 @@ pub struct Plane {
     attached: Vec<(String, String)>,
     /// The snapshot the worker runs (or will from its next burst on).
     current: Mutex<Arc<Snapshot>>,
-    /// The packet buffers, for their counts.
-    pool: Arc<Mempool>,
-    /// Mbufs the pool was made with.
+    /// Mbufs the packet pool was made with.
     pool_size: u32,
 }
 
@@ -36,14 +33,13 @@ impl Plane {
         commands: Vec<Sender<Command>>,
         attached: Vec<(String, String)>,
         snapshot: Arc<Snapshot>,
-        pool: (Arc<Mempool>, u32),
+        pool_size: u32,
     ) -> Plane {
         Plane {
             commands,
             attached,
             current: Mutex::new(snapshot),
-            pool: pool.0,
-            pool_size: pool.1,
+            pool_size,
         }
     }
 
@@ -139,7 +135,7 @@ impl DataPlane for Plane {
         });
         Ok(ViewData {
             workers: self.commands.len() as u16,
-            mbufs: (self.pool.in_use(), self.pool_size),
+            mbufs: (d.mbufs_in_use, self.pool_size),
             steering: (d.stats.handed_off, d.stats.sync_sent, d.stats.sync_applied),
             generation: d.generation,
             uptime_ms: d.uptime_ms,

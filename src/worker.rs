@@ -102,6 +102,8 @@ pub struct Dump {
     pub leases: Vec<(NetIdx, Mac, vrouter::state::leases::Lease)>,
     /// Milliseconds since the worker started.
     pub uptime_ms: u64,
+    /// Mbufs of the packet pool in use (by every worker and device).
+    pub mbufs_in_use: u32,
 }
 
 impl Dump {
@@ -135,6 +137,7 @@ impl Dump {
         }
         self.generation = self.generation.min(o.generation);
         self.uptime_ms = self.uptime_ms.max(o.uptime_ms);
+        self.mbufs_in_use = self.mbufs_in_use.max(o.mbufs_in_use);
         self
     }
 }
@@ -424,6 +427,7 @@ impl Worker {
             conntrack: (self.dp.conntrack.stats, self.dp.conntrack.len()),
             acl_hits: self.dp.acl_hits.clone(),
             uptime_ms: now,
+            mbufs_in_use: self.io.pool.in_use(),
         }
     }
 }

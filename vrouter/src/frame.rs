@@ -38,9 +38,11 @@ pub const VEC_FRAME_ROOM: usize = 2048 + VEC_FRAME_HEADROOM;
 /// A [`Frame`] on a `Vec<u8>` with mbuf-like headroom and tailroom, for tests and benches.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VecFrame {
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
+    // A thin pointer and two u32: 16 bytes, moved in two registers from stage to stage like
+    // an mbuf pointer, so that benches on VecFrames do not time memcpys mbufs never see.
+    buf: Box<[u8; VEC_FRAME_ROOM]>,
+    start: u32,
+    end: u32,
 }
 
 impl VecFrame {
@@ -48,12 +50,12 @@ impl VecFrame {
     /// (test helper only).
     pub fn new(bytes: &[u8]) -> Self {
         assert!(bytes.len() <= VEC_FRAME_ROOM - VEC_FRAME_HEADROOM);
-        let mut buf = vec![0; VEC_FRAME_ROOM];
+        let mut buf = Box::new([0; VEC_FRAME_ROOM]);
         buf[VEC_FRAME_HEADROOM..VEC_FRAME_HEADROOM + bytes.len()].copy_from_slice(bytes);
         VecFrame {
             buf,
-            start: VEC_FRAME_HEADROOM,
-            end: VEC_FRAME_HEADROOM + bytes.len(),
+            start: VEC_FRAME_HEADROOM as u32,
+            end: (VEC_FRAME_HEADROOM + bytes.len()) as u32,
         }
     }
 
@@ -61,45 +63,65 @@ impl VecFrame {
     pub fn to_vec(&self) -> Vec<u8> {
         self.data().to_vec()
     }
+
+    /// Where the packet lies in the buffer.
+    #[inline]
+    fn range(&self) -> core::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
 }
 
+// Bounds stay within the buffer (at most VEC_FRAME_ROOM, which fits u32): every method
+// checks before it moves them.
 impl Frame for VecFrame {
+    #[inline]
     fn data(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
+        &self.buf[self.range()]
     }
+    #[inline]
     fn data_mut(&mut self) -> &mut [u8] {
-        &mut self.buf[self.start..self.end]
+        let r = self.range();
+        &mut self.buf[r]
     }
+    #[inline]
     fn pull(&mut self, n: usize) -> bool {
-        if n > self.end - self.start {
+        if n > self.len() {
             return false;
         }
-        self.start += n;
+        self.start += n as u32;
         true
     }
+    #[inline]
     fn push(&mut self, n: usize) -> Option<&mut [u8]> {
-        if n > self.start {
+        if n > self.start as usize {
             return None;
         }
-        self.start -= n;
-        Some(&mut self.buf[self.start..self.end])
+        self.start -= n as u32;
+        Some(self.data_mut())
     }
+    #[inline]
     fn truncate(&mut self, len: usize) -> bool {
-        if len > self.end - self.start {
+        if len > self.len() {
             return false;
         }
-        self.end = self.start + len;
+        self.end = self.start + len as u32;
         true
     }
+    #[inline]
     fn append(&mut self, n: usize) -> Option<&mut [u8]> {
-        if n > self.buf.len() - self.end {
+        if n > VEC_FRAME_ROOM - self.end as usize {
             return None;
         }
-        self.end += n;
-        Some(&mut self.buf[self.start..self.end])
+        self.end += n as u32;
+        Some(self.data_mut())
     }
+    #[inline]
     fn try_clone(&self) -> Option<Self> {
         Some(self.clone())
+    }
+    #[inline]
+    fn len(&self) -> usize {
+        (self.end - self.start) as usize
     }
 }
 

@@ -39,6 +39,7 @@ pub(super) fn zone(port: PortIdx) -> u16 {
 }
 
 /// Filters a frame crossing VM port `port` in direction `way`.
+#[inline]
 pub(super) fn filter<F: Frame>(
     dp: &mut Dataplane<F>,
     acl: &PortAcl,
@@ -70,6 +71,7 @@ pub(super) fn filter<F: Frame>(
 }
 
 /// The IPv4 part of the chains.
+#[inline]
 #[allow(clippy::too_many_arguments)]
 fn ipv4_filter<F: Frame>(
     dp: &mut Dataplane<F>,

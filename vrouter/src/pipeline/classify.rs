@@ -8,6 +8,7 @@ use crate::tables::{Dest, PortIdx, PortRole, Snapshot};
 use crate::wire::{be16, ethernet, vlan};
 
 /// Dispatches a frame received on `port` to the stage its device's role calls for.
+#[inline]
 pub(super) fn input<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
     snap: &Snapshot,

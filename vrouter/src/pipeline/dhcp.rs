@@ -26,9 +26,6 @@ const IP_UDP: usize = ipv4::MIN_HEADER_LEN + udp::HEADER_LEN;
 /// to one of the server's addresses, to the server port (or from the server port to the
 /// client port: a server message from a VM, dropped there), on a network with a server.
 pub(super) fn wants(snap: &Snapshot, net: &NetConf, frame: &[u8]) -> bool {
-    let Some(server) = snap.dhcp.get(&net.local_vlan) else {
-        return false;
-    };
     let Some(Ok(ip)) = frame
         .get(ethernet::HEADER_LEN..)
         .map(ipv4::Packet::new_checked)
@@ -38,15 +35,18 @@ pub(super) fn wants(snap: &Snapshot, net: &NetConf, frame: &[u8]) -> bool {
     if ip.protocol() != ipv4::proto::UDP || ip.is_fragment() {
         return false;
     }
-    if ip.dst() != LIMITED_BROADCAST && !server.is_server_ip(ip.dst()) {
-        return false;
-    }
     let l4 = ip.payload();
     if l4.len() < 4 {
         return false;
     }
     let (src, dst) = (be16(l4, 0), be16(l4, 2));
-    dst == dhcp::SERVER_PORT || (src == dhcp::SERVER_PORT && dst == dhcp::CLIENT_PORT)
+    if dst != dhcp::SERVER_PORT && (src != dhcp::SERVER_PORT || dst != dhcp::CLIENT_PORT) {
+        return false;
+    }
+    // The cheap checks first: the server lookup is for DHCP traffic only.
+    snap.dhcp
+        .get(&net.local_vlan)
+        .is_some_and(|server| ip.dst() == LIMITED_BROADCAST || server.is_server_ip(ip.dst()))
 }
 
 /// What the server keeps of a client message once its buffer is reused for the reply.

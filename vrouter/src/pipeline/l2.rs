@@ -10,6 +10,7 @@ use crate::tables::{Dest, NetConf, NetIdx, PortIdx, Snapshot};
 use crate::wire::{ethernet, Mac};
 
 /// Switches an untagged Ethernet frame of network `net` that came from `from`.
+#[inline]
 #[allow(clippy::too_many_arguments)]
 pub(super) fn switch<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
@@ -48,6 +49,7 @@ pub(super) fn switch<F: Frame, O: Io<F>>(
 }
 
 /// Sends a frame to the one place its destination was learned at.
+#[inline]
 #[allow(clippy::too_many_arguments)]
 fn deliver<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
@@ -126,6 +128,7 @@ fn flood<F: Frame, O: Io<F>>(
 }
 
 /// Sends a frame out of local device `p`, through the port's security groups if it has any.
+#[inline]
 fn to_port<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
     snap: &Snapshot,

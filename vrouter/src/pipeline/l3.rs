@@ -48,6 +48,7 @@ impl Ip4 {
 }
 
 /// Parses and checks the IPv4 header at [`L3`] (RFC 1812 §5.2.2) and the ports behind it.
+#[inline]
 pub(super) fn parse(d: &[u8], zone: u16) -> Result<Ip4, DropReason> {
     let ip = ipv4::Packet::new_checked(&d[L3..]).map_err(|_| DropReason::Malformed)?;
     if !ip.verify_checksum() {
@@ -103,6 +104,7 @@ pub(super) fn parse(d: &[u8], zone: u16) -> Result<Ip4, DropReason> {
 }
 
 /// Routes an IPv4 frame that arrived on router `router`'s port on network `net`.
+#[inline]
 #[allow(clippy::too_many_arguments)]
 pub(super) fn input<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
@@ -195,6 +197,7 @@ pub(super) fn is_icmp_error(t: u8) -> bool {
 }
 
 /// Decrements the TTL with an incremental checksum update (RFC 1624).
+#[inline]
 pub(super) fn decrement_ttl(d: &mut [u8]) {
     let old = be16(d, L3 + 8);
     d[L3 + 8] -= 1;
@@ -204,6 +207,7 @@ pub(super) fn decrement_ttl(d: &mut [u8]) {
 
 /// Sends a routed packet out of router port `out_rp` towards `next_hop`: the Ethernet
 /// header is rewritten from the port to the next hop's MAC, or the packet waits for ARP.
+#[inline]
 #[allow(clippy::too_many_arguments)]
 pub(super) fn output<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,

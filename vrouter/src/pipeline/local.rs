@@ -11,6 +11,7 @@ use crate::wire::{arp, be16, ethernet, Mac};
 /// Takes a frame switched to the appliance's own ports on `net`: unicast to one of their
 /// MACs, or a broadcast copy. A broadcast none of them wants is consumed and counted as
 /// ignored, not as a drop.
+#[inline]
 pub(super) fn input<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
     snap: &Snapshot,

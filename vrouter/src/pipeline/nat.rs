@@ -11,7 +11,7 @@ use crate::state::{Dir, FlowKey, Millis};
 use crate::stats::DropReason;
 use crate::tables::router::{RouterConf, RouterPortIdx};
 use crate::tables::{PortIdx, Snapshot};
-use crate::wire::checksum::{self, update16, update32};
+use crate::wire::checksum::{self, update32};
 use crate::wire::{be16, be32, icmp as wicmp, ipv4, put16, put32};
 
 /// First port SNAT allocates (below are the well-known and registered ports of the host).
@@ -71,6 +71,7 @@ pub(super) fn plan_new(r: &RouterConf, in_rp: RouterPortIdx, m: &Ip4) -> Plan {
 
 /// The tuple the packet will carry once translated (ports of a gateway SNAT are chosen
 /// by [`commit`]).
+#[inline]
 pub(super) fn target<F>(dp: &Dataplane<F>, plan: &Plan, m: &Ip4) -> FlowKey {
     match *plan {
         Plan::Existing(idx, dir) => match dp.conntrack.get(idx) {
@@ -95,6 +96,7 @@ pub(super) fn target<F>(dp: &Dataplane<F>, plan: &Plan, m: &Ip4) -> FlowKey {
 
 /// Creates the session of a first packet (allocating a port for gateway SNAT) or counts
 /// the packet on its session; returns the final translated tuple.
+#[inline]
 pub(super) fn commit<F>(
     dp: &mut Dataplane<F>,
     plan: &Plan,
@@ -179,6 +181,7 @@ fn allocate_port<F>(dp: &Dataplane<F>, m: &Ip4, t: FlowKey) -> Option<u16> {
 
 /// Rewrites addresses and ports of the packet at [`L3`] from `m.key` to `t`, updating the
 /// IPv4, TCP, UDP and ICMP checksums incrementally.
+#[inline]
 pub(super) fn rewrite(d: &mut [u8], m: &Ip4, t: &FlowKey) {
     rewrite_at(d, L3, m.hl, m.has_l4, &m.key, t);
 }
@@ -186,6 +189,7 @@ pub(super) fn rewrite(d: &mut [u8], m: &Ip4, t: &FlowKey) {
 /// Rewrites the IPv4 packet at `at` (header length `hl`, L4 header present if `has_l4`)
 /// from tuple `from` to `t`. Checksum fields beyond the end of `d` (a quoted datagram is
 /// cut short) are left alone.
+#[inline]
 fn rewrite_at(d: &mut [u8], at: usize, hl: usize, has_l4: bool, from: &FlowKey, t: &FlowKey) {
     let l4 = at + hl;
     let len = d.len();
@@ -198,41 +202,45 @@ fn rewrite_at(d: &mut [u8], at: usize, hl: usize, has_l4: bool, from: &FlowKey, 
     };
     // ICMP has no pseudo-header: only its id is covered by its checksum.
     let pseudo = csum_at.is_some() && from.proto != ipv4::proto::ICMP;
+    // RFC 1624: the terms of every changed field add up and apply to each checksum once.
+    let mut addrs = 0;
     for (off, old, new) in [(12, from.src, t.src), (16, from.dst, t.dst)] {
-        if old == new {
-            continue;
+        if old != new {
+            put32(d, at + off, new);
+            addrs += checksum::delta32(old, new);
         }
-        put32(d, at + off, new);
-        let c = update32(be16(d, at + 10), old, new);
+    }
+    if addrs != 0 {
+        let c = checksum::adjust(be16(d, at + 10), addrs);
         put16(d, at + 10, c);
-        if let (true, Some(c_at)) = (pseudo, csum_at) {
-            let c = update32(be16(d, c_at), old, new);
-            put16(d, c_at, c);
-        }
     }
     if !has_l4 || !fits(8) {
         return;
     }
+    let mut l4_delta = if pseudo { addrs } else { 0 };
     let ports: &[(usize, u16, u16)] = if from.proto == ipv4::proto::ICMP {
         &[(l4 + 4, from.sport, t.sport)]
     } else {
         &[(l4, from.sport, t.sport), (l4 + 2, from.dport, t.dport)]
     };
     for &(off, old, new) in ports {
-        if old == new {
-            continue;
-        }
-        put16(d, off, new);
-        if let Some(c_at) = csum_at {
-            let c = update16(be16(d, c_at), old, new);
-            put16(d, c_at, c);
+        if old != new {
+            put16(d, off, new);
+            l4_delta += checksum::delta16(old, new);
         }
     }
+    // Without a checksum field (UDP without checksum, a quoted datagram cut short), the
+    // ports change alone.
+    let Some(c_at) = csum_at else {
+        return;
+    };
+    if l4_delta != 0 {
+        let c = checksum::adjust(be16(d, c_at), l4_delta);
+        put16(d, c_at, c);
+    }
     // RFC 768: a computed UDP checksum of zero is sent as all ones.
-    if let (ipv4::proto::UDP, Some(c_at)) = (from.proto, csum_at) {
-        if be16(d, c_at) == 0 {
-            put16(d, c_at, 0xffff);
-        }
+    if from.proto == ipv4::proto::UDP && be16(d, c_at) == 0 {
+        put16(d, c_at, 0xffff);
     }
 }
 

@@ -19,6 +19,7 @@ const OUTER_TTL: u8 = 64;
 const MIN_FRAME: usize = 60;
 
 /// Handles a frame from the underlay device: ARP for the local endpoint, or GRE to decap.
+#[inline]
 pub(super) fn underlay_input<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
     snap: &Snapshot,
@@ -102,6 +103,7 @@ pub(super) fn trim_arp_reply<F: Frame>(frame: &mut F) {
 
 /// Terminates a GRE packet for the local endpoint: checks it, maps the key to a network,
 /// strips the outer headers and switches the inner frame (br-tun tables 0, 2, 10).
+#[inline]
 fn decap<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
     snap: &Snapshot,
@@ -150,6 +152,7 @@ fn decap<F: Frame, O: Io<F>>(
 
 /// Encapsulates a frame of `net` in GRE to peer `remote` and sends it on the underlay, or
 /// holds it while the next hop's MAC is resolved.
+#[inline]
 pub(super) fn encap<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
     snap: &Snapshot,

@@ -34,7 +34,7 @@ pub struct LeaseStats {
 /// The lease table of one worker.
 #[derive(Debug)]
 pub struct Leases {
-    map: HashMap<(NetIdx, Mac), Lease, ahash::RandomState>,
+    map: HashMap<(NetIdx, Mac), Lease>,
     capacity: usize,
     /// Event counters.
     pub stats: LeaseStats,
@@ -50,7 +50,7 @@ impl Leases {
     /// An empty table for `capacity` leases, allocated up front.
     pub fn new(capacity: usize) -> Self {
         Leases {
-            map: HashMap::with_capacity_and_hasher(capacity, ahash::RandomState::new()),
+            map: HashMap::with_capacity(capacity),
             capacity,
             stats: LeaseStats::default(),
         }

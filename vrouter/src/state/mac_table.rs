@@ -76,10 +76,43 @@ fn unkey(k: u64) -> (NetIdx, Mac) {
     )
 }
 
+/// Slots of the recently-learned filter (a power of two).
+const RECENT_SLOTS: usize = 1024;
+/// The key of an empty recently-learned slot: no (network, MAC) packs to it (networks are
+/// at most 4094).
+const NO_KEY: u64 = u64::MAX;
+
+/// A learn that already happened: `key` was refreshed behind `dest` at `at`, with `result`.
+#[derive(Clone, Copy, Debug)]
+struct Recent {
+    key: u64,
+    dest: Dest,
+    at: Millis,
+    result: Learn,
+}
+
+const EMPTY: Recent = Recent {
+    key: NO_KEY,
+    dest: Dest::Local,
+    at: 0,
+    result: Learn::Static,
+};
+
+/// The slot of `key` in the recently-learned filter.
+#[inline]
+fn recent_slot(key: u64) -> usize {
+    (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 54) as usize % RECENT_SLOTS
+}
+
 /// The MAC table of one worker.
 #[derive(Debug)]
 pub struct MacTable {
-    map: HashMap<u64, MacEntry, ahash::RandomState>,
+    map: HashMap<u64, MacEntry>,
+    /// Learns repeated within the same millisecond from the same place change nothing; this
+    /// small direct-mapped filter (a few KiB, cache-resident) answers them without probing
+    /// the preallocated table, whose entries are spread over megabytes. Emptied whenever
+    /// entries go away ([`MacTable::expire`], [`MacTable::apply`]).
+    recent: Box<[Recent; RECENT_SLOTS]>,
     conf: MacTableConf,
     /// Event counters.
     pub stats: MacTableStats,
@@ -89,7 +122,8 @@ impl MacTable {
     /// An empty table with room for `conf.capacity` entries, allocated up front.
     pub fn new(conf: MacTableConf) -> Self {
         MacTable {
-            map: HashMap::with_capacity_and_hasher(conf.capacity, ahash::RandomState::new()),
+            map: HashMap::with_capacity(conf.capacity),
+            recent: Box::new([EMPTY; RECENT_SLOTS]),
             conf,
             stats: MacTableStats::default(),
         }
@@ -108,8 +142,35 @@ impl MacTable {
     /// Records that `mac` on `net` was seen behind `from` at `now`.
     #[inline]
     pub fn learn(&mut self, net: NetIdx, mac: Mac, from: Dest, now: Millis) -> Learn {
+        let k = key(net, mac);
+        let slot = recent_slot(k);
+        let r = self.recent[slot];
+        if r.key == k && r.at == now && r.dest == from {
+            return r.result;
+        }
+        let result = self.learn_in_table(k, from, now);
+        if result != Learn::Full {
+            // Learning the same again now would find the entry in place behind `from`.
+            let result = if result == Learn::Static {
+                Learn::Static
+            } else {
+                Learn::Refreshed
+            };
+            self.recent[slot] = Recent {
+                key: k,
+                dest: from,
+                at: now,
+                result,
+            };
+        }
+        result
+    }
+
+    /// [`MacTable::learn`] in the table itself.
+    #[inline]
+    fn learn_in_table(&mut self, k: u64, from: Dest, now: Millis) -> Learn {
         let len = self.map.len();
-        match self.map.get_mut(&key(net, mac)) {
+        match self.map.get_mut(&k) {
             Some(e) if e.is_static => Learn::Static,
             Some(e) => {
                 e.last_seen = now;
@@ -127,7 +188,7 @@ impl MacTable {
             }
             None => {
                 self.map.insert(
-                    key(net, mac),
+                    k,
                     MacEntry {
                         dest: from,
                         is_static: false,
@@ -159,6 +220,7 @@ impl MacTable {
     /// Removes learned entries not refreshed for `aging_secs`; returns how many.
     pub fn expire(&mut self, now: Millis) -> usize {
         let max_age = self.conf.aging_secs as Millis * 1000;
+        self.recent.fill(EMPTY);
         let before = self.map.len();
         self.map
             .retain(|_, e| e.is_static || now.saturating_sub(e.last_seen) < max_age);
@@ -171,6 +233,7 @@ impl MacTable {
     /// and entries for networks, ports or peers that no longer exist are removed.
     pub fn apply(&mut self, snap: &Snapshot, now: Millis) {
         self.conf = snap.mac;
+        self.recent.fill(EMPTY);
         let wanted: hashbrown::HashSet<(u64, Dest)> = snap
             .static_macs
             .iter()
@@ -255,6 +318,21 @@ mod tests {
         assert_eq!((e.n_packets, e.n_bytes, e.last_seen), (1, 60, 6));
         assert_eq!(t.stats.learned, 1);
         assert_eq!(t.stats.moved, 1);
+    }
+
+    #[test]
+    fn repeated_learns_answer_like_the_table() {
+        let mut t = table(1);
+        assert_eq!(t.learn(10, A, Dest::Port(1), 7), Learn::New);
+        assert_eq!(t.learn(10, A, Dest::Port(1), 7), Learn::Refreshed);
+        assert_eq!(t.learn(10, A, Dest::Port(2), 7), Learn::Moved);
+        assert_eq!(t.learn(10, A, Dest::Port(2), 7), Learn::Refreshed);
+        assert_eq!(t.learn(10, Mac::BROADCAST, Dest::Port(1), 7), Learn::Full);
+        assert_eq!(t.learn(10, Mac::BROADCAST, Dest::Port(1), 7), Learn::Full);
+        assert_eq!((t.stats.learned, t.stats.moved, t.stats.full), (1, 1, 2));
+        t.expire(300_007);
+        assert!(t.is_empty());
+        assert_eq!(t.learn(10, A, Dest::Port(2), 300_007), Learn::New);
     }
 
     #[test]

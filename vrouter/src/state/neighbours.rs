@@ -57,14 +57,14 @@ pub struct TickOut<F> {
 /// Neighbours by IPv4 address (host byte order).
 #[derive(Debug)]
 pub struct Neighbours<F> {
-    map: HashMap<u32, Neighbour<F>, ahash::RandomState>,
+    map: HashMap<u32, Neighbour<F>>,
     pending: usize,
 }
 
 impl<F> Default for Neighbours<F> {
     fn default() -> Self {
         Neighbours {
-            map: HashMap::with_hasher(ahash::RandomState::new()),
+            map: HashMap::default(),
             pending: 0,
         }
     }

@@ -21,6 +21,7 @@ pub struct Packet<T: AsRef<[u8]>> {
 
 impl<T: AsRef<[u8]>> Packet<T> {
     /// Wraps `buf` after checking it holds an Ethernet/IPv4 ARP packet.
+    #[inline]
     pub fn new_checked(buf: T) -> Result<Self> {
         let b = buf.as_ref();
         if b.len() < PACKET_LEN {
@@ -33,22 +34,27 @@ impl<T: AsRef<[u8]>> Packet<T> {
         Ok(Packet { buf })
     }
     /// Operation.
+    #[inline]
     pub fn op(&self) -> u16 {
         be16(self.buf.as_ref(), 6)
     }
     /// Sender hardware address.
+    #[inline]
     pub fn sha(&self) -> Mac {
         Mac::from_bytes(&self.buf.as_ref()[8..14])
     }
     /// Sender protocol address (host byte order).
+    #[inline]
     pub fn spa(&self) -> u32 {
         be32(self.buf.as_ref(), 14)
     }
     /// Target hardware address.
+    #[inline]
     pub fn tha(&self) -> Mac {
         Mac::from_bytes(&self.buf.as_ref()[18..24])
     }
     /// Target protocol address (host byte order).
+    #[inline]
     pub fn tpa(&self) -> u32 {
         be32(self.buf.as_ref(), 24)
     }
@@ -71,6 +77,7 @@ pub struct Repr {
 
 impl Repr {
     /// Parses a request or reply; other operations are unsupported.
+    #[inline]
     pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>) -> Result<Repr> {
         if p.op() != op::REQUEST && p.op() != op::REPLY {
             return Err(Error::Unsupported);
@@ -84,6 +91,7 @@ impl Repr {
         })
     }
     /// Writes the packet into the first [`PACKET_LEN`] bytes of `buf`.
+    #[inline]
     pub fn emit(&self, buf: &mut [u8]) {
         put16(buf, 0, 1);
         put16(buf, 2, 0x0800);

@@ -1,16 +1,27 @@
 //! The Internet checksum (RFC 1071) and its incremental update (RFC 1624).
 
 /// Adds the 16-bit big-endian words of `data` (a trailing odd byte padded with zero) to `sum`.
+/// The result is congruent to the plain sum modulo 0xffff (what [`fold`] keeps) and at most
+/// `sum` + 0x10001, so callers may keep adding to it.
 #[inline]
-pub fn add(mut sum: u32, data: &[u8]) -> u32 {
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        sum += u16::from_be_bytes([c[0], c[1]]) as u32;
+pub fn add(sum: u32, data: &[u8]) -> u32 {
+    // 32-bit words into a 64-bit accumulator: 2^16 ≡ 1 (mod 0xffff), so the carries of the
+    // low halves are the end-around carries RFC 1071 §2(B) defers to the end.
+    let mut acc = 0u64;
+    let mut words = data.chunks_exact(4);
+    for w in &mut words {
+        acc += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
     }
-    if let [b] = chunks.remainder() {
-        sum += (*b as u32) << 8;
+    match *words.remainder() {
+        [a, b, c] => acc += u64::from(u16::from_be_bytes([a, b])) + (u64::from(c) << 8),
+        [a, b] => acc += u64::from(u16::from_be_bytes([a, b])),
+        [a] => acc += u64::from(a) << 8,
+        _ => {}
     }
-    sum
+    let acc = (acc & 0xffff_ffff) + (acc >> 32);
+    let acc = (acc & 0xffff) + (acc >> 16);
+    let acc = (acc & 0xffff) + (acc >> 16);
+    sum + acc as u32
 }
 
 /// Folds a 32-bit sum into 16 bits, end-around carry (RFC 1071 §4.1).
@@ -35,18 +46,36 @@ pub fn pseudo_header_sum(src: u32, dst: u32, proto: u8, len: u16) -> u32 {
     (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + proto as u32 + len as u32
 }
 
-/// Updates checksum `hc` after a 16-bit field changed from `old` to `new`:
-/// HC' = ~(~HC + ~m + m') (RFC 1624 eqn. 3).
+/// What a 16-bit field changing from `old` to `new` adds to a checksum: ~m + m' of RFC 1624
+/// eqn. 3. The terms of several changed fields add up and apply once with [`adjust`].
+#[inline]
+pub fn delta16(old: u16, new: u16) -> u32 {
+    u32::from(!old) + u32::from(new)
+}
+
+/// [`delta16`] of both halves of a 32-bit field.
+#[inline]
+pub fn delta32(old: u32, new: u32) -> u32 {
+    delta16((old >> 16) as u16, (new >> 16) as u16) + delta16(old as u16, new as u16)
+}
+
+/// Checksum `hc` after fields changed by the sum `delta` of their [`delta16`] terms:
+/// HC' = ~(~HC + Σ(~m + m')) (RFC 1624 eqn. 3).
+#[inline]
+pub fn adjust(hc: u16, delta: u32) -> u16 {
+    !fold(u32::from(!hc) + delta)
+}
+
+/// Updates checksum `hc` after a 16-bit field changed from `old` to `new` (RFC 1624).
 #[inline]
 pub fn update16(hc: u16, old: u16, new: u16) -> u16 {
-    !fold(!hc as u32 + !old as u32 + new as u32)
+    adjust(hc, delta16(old, new))
 }
 
 /// Updates checksum `hc` after a 32-bit field changed from `old` to `new` (RFC 1624).
 #[inline]
 pub fn update32(hc: u16, old: u32, new: u32) -> u16 {
-    let hc = update16(hc, (old >> 16) as u16, (new >> 16) as u16);
-    update16(hc, old as u16, new as u16)
+    adjust(hc, delta32(old, new))
 }
 
 #[cfg(test)]
@@ -75,6 +104,34 @@ mod tests {
             fold(pseudo_header_sum(src, dst, 17, 300)),
             fold(add(0, &bytes))
         );
+    }
+
+    #[test]
+    fn word_sum_matches_the_plain_16_bit_sum() {
+        let data: Vec<u8> = (0..71u32).map(|i| (i * 37 + 200) as u8).collect();
+        for len in 0..data.len() {
+            let d = &data[..len];
+            let plain = d.chunks(2).fold(0xfffe_u32, |s, c| {
+                s + (u32::from(c[0]) << 8 | u32::from(*c.get(1).unwrap_or(&0)))
+            });
+            assert_eq!(fold(add(0xfffe, d)), fold(plain), "length {len}");
+        }
+        assert_eq!(fold(add(0, &[0xff; 40])), 0xffff);
+        assert_eq!(fold(add(0, &[0; 40])), 0);
+    }
+
+    #[test]
+    fn summed_deltas_match_updates_one_by_one() {
+        for (hc, a, b) in [
+            (0x1234, 0xdead_beef, 0x0a01_6550),
+            (0xffff, u32::MAX, 0),
+            (0, 0, 1),
+        ] {
+            let hi = update16(hc, (a >> 16) as u16, (b >> 16) as u16);
+            let one_by_one = update16(update16(hi, a as u16, b as u16), 0x1388, 0x0400);
+            let at_once = adjust(hc, delta32(a, b) + delta16(0x1388, 0x0400));
+            assert_eq!(one_by_one, at_once);
+        }
     }
 
     #[test]

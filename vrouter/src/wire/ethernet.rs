@@ -27,6 +27,7 @@ pub struct Frame<T: AsRef<[u8]>> {
 
 impl<T: AsRef<[u8]>> Frame<T> {
     /// Wraps `buf` after checking it holds a whole header.
+    #[inline]
     pub fn new_checked(buf: T) -> Result<Self> {
         if buf.as_ref().len() < HEADER_LEN {
             return Err(Error::Truncated);
@@ -34,18 +35,22 @@ impl<T: AsRef<[u8]>> Frame<T> {
         Ok(Frame { buf })
     }
     /// Destination address.
+    #[inline]
     pub fn dst(&self) -> Mac {
         Mac::from_bytes(&self.buf.as_ref()[0..6])
     }
     /// Source address.
+    #[inline]
     pub fn src(&self) -> Mac {
         Mac::from_bytes(&self.buf.as_ref()[6..12])
     }
     /// EtherType.
+    #[inline]
     pub fn ethertype(&self) -> u16 {
         be16(self.buf.as_ref(), 12)
     }
     /// The bytes after the header.
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         &self.buf.as_ref()[HEADER_LEN..]
     }
@@ -53,14 +58,17 @@ impl<T: AsRef<[u8]>> Frame<T> {
 
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
     /// Sets the destination address.
+    #[inline]
     pub fn set_dst(&mut self, m: Mac) {
         self.buf.as_mut()[0..6].copy_from_slice(&m.0);
     }
     /// Sets the source address.
+    #[inline]
     pub fn set_src(&mut self, m: Mac) {
         self.buf.as_mut()[6..12].copy_from_slice(&m.0);
     }
     /// Sets the EtherType.
+    #[inline]
     pub fn set_ethertype(&mut self, t: u16) {
         put16(self.buf.as_mut(), 12, t);
     }
@@ -79,6 +87,7 @@ pub struct Repr {
 
 impl Repr {
     /// Parses the header of `f`.
+    #[inline]
     pub fn parse<T: AsRef<[u8]>>(f: &Frame<T>) -> Repr {
         Repr {
             dst: f.dst(),
@@ -87,6 +96,7 @@ impl Repr {
         }
     }
     /// Writes the header into the first [`HEADER_LEN`] bytes of `buf` (which must hold them).
+    #[inline]
     pub fn emit(&self, buf: &mut [u8]) {
         buf[0..6].copy_from_slice(&self.dst.0);
         buf[6..12].copy_from_slice(&self.src.0);

@@ -28,6 +28,7 @@ pub struct Packet<T: AsRef<[u8]>> {
 
 impl<T: AsRef<[u8]>> Packet<T> {
     /// Wraps `buf` after checking that the optional fields its flags announce are present.
+    #[inline]
     pub fn new_checked(buf: T) -> Result<Self> {
         let b = buf.as_ref();
         if b.len() < BASE_LEN {
@@ -40,14 +41,17 @@ impl<T: AsRef<[u8]>> Packet<T> {
         Ok(p)
     }
     /// Flags and version word.
+    #[inline]
     pub fn flags(&self) -> u16 {
         be16(self.buf.as_ref(), 0)
     }
     /// Protocol type of the payload (an EtherType).
+    #[inline]
     pub fn protocol(&self) -> u16 {
         be16(self.buf.as_ref(), 2)
     }
     /// Header length including the optional fields.
+    #[inline]
     pub fn header_len(&self) -> usize {
         let f = self.flags();
         BASE_LEN
@@ -56,15 +60,18 @@ impl<T: AsRef<[u8]>> Packet<T> {
             + if f & FLAG_S != 0 { 4 } else { 0 }
     }
     /// The checksum field, if present.
+    #[inline]
     pub fn checksum(&self) -> Option<u16> {
         (self.flags() & FLAG_C != 0).then(|| be16(self.buf.as_ref(), 4))
     }
     /// The key, if present (it follows the checksum field when both are there).
+    #[inline]
     pub fn key(&self) -> Option<u32> {
         let f = self.flags();
         (f & FLAG_K != 0).then(|| be32(self.buf.as_ref(), if f & FLAG_C != 0 { 8 } else { 4 }))
     }
     /// The sequence number, if present (it follows checksum and key).
+    #[inline]
     pub fn sequence(&self) -> Option<u32> {
         let f = self.flags();
         (f & FLAG_S != 0)
@@ -73,10 +80,12 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
     /// True if there is no checksum, or the checksum over header and payload verifies
     /// (RFC 2784 §2.5).
+    #[inline]
     pub fn verify_checksum(&self) -> bool {
         self.checksum().is_none() || checksum::fold(checksum::add(0, self.buf.as_ref())) == 0xffff
     }
     /// The bytes after the header.
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         &self.buf.as_ref()[self.header_len()..]
     }
@@ -98,6 +107,7 @@ pub struct Repr {
 impl Repr {
     /// Parses a header; RFC 1701 routing, other reserved bits and versions other than 0 are
     /// rejected as RFC 2784 §2.3 requires.
+    #[inline]
     pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>) -> Result<Repr> {
         let f = p.flags();
         if f & RESERVED0_MUST_BE_ZERO != 0 || f & VERSION_MASK != 0 {
@@ -111,6 +121,7 @@ impl Repr {
         })
     }
     /// Header length this representation emits.
+    #[inline]
     pub fn header_len(&self) -> usize {
         BASE_LEN
             + if self.checksum { 4 } else { 0 }
@@ -119,6 +130,7 @@ impl Repr {
     }
     /// Writes the header into the start of `packet`, which holds the header followed by the
     /// payload; the checksum, when carried, covers both.
+    #[inline]
     pub fn emit(&self, packet: &mut [u8]) {
         let mut flags = 0;
         let mut at = BASE_LEN;

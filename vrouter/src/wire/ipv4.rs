@@ -33,6 +33,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     /// Wraps `buf` after RFC 1812 §5.2.2 checks that need no checksum: length at least 20,
     /// version 4, IHL at least 5 and within the buffer, total length at least the header and
     /// within the buffer (trailing link-layer padding is allowed).
+    #[inline]
     pub fn new_checked(buf: T) -> Result<Self> {
         let b = buf.as_ref();
         if b.len() < MIN_HEADER_LEN {
@@ -55,54 +56,67 @@ impl<T: AsRef<[u8]>> Packet<T> {
         Ok(Packet { buf })
     }
     /// Header length in bytes.
+    #[inline]
     pub fn header_len(&self) -> usize {
         ((self.buf.as_ref()[0] & 0x0f) as usize) * 4
     }
     /// DSCP and ECN byte.
+    #[inline]
     pub fn tos(&self) -> u8 {
         self.buf.as_ref()[1]
     }
     /// Total length (header and payload).
+    #[inline]
     pub fn total_len(&self) -> u16 {
         be16(self.buf.as_ref(), 2)
     }
     /// Identification.
+    #[inline]
     pub fn ident(&self) -> u16 {
         be16(self.buf.as_ref(), 4)
     }
     /// Flags and fragment offset word.
+    #[inline]
     pub fn frag_word(&self) -> u16 {
         be16(self.buf.as_ref(), 6)
     }
     /// True for a fragment (MF set or a non-zero offset).
+    #[inline]
     pub fn is_fragment(&self) -> bool {
         self.frag_word() & (FLAG_MF | 0x1fff) != 0
     }
     /// Time to live.
+    #[inline]
     pub fn ttl(&self) -> u8 {
         self.buf.as_ref()[8]
     }
     /// Protocol of the payload.
+    #[inline]
     pub fn protocol(&self) -> u8 {
         self.buf.as_ref()[9]
     }
     /// Header checksum field.
+    #[inline]
     pub fn checksum(&self) -> u16 {
         be16(self.buf.as_ref(), 10)
     }
     /// Source address (host byte order).
+    #[inline]
     pub fn src(&self) -> u32 {
         be32(self.buf.as_ref(), 12)
     }
     /// Destination address (host byte order).
+    #[inline]
     pub fn dst(&self) -> u32 {
         be32(self.buf.as_ref(), 16)
     }
     /// True if the header checksum verifies.
+    #[inline]
     pub fn verify_checksum(&self) -> bool {
         checksum::fold(checksum::add(0, &self.buf.as_ref()[..self.header_len()])) == 0xffff
     }
     /// The payload, as the total length bounds it.
+    #[inline]
     pub fn payload(&self) -> &[u8] {
         &self.buf.as_ref()[self.header_len()..self.total_len() as usize]
     }
@@ -131,6 +145,7 @@ pub struct Repr {
 
 impl Repr {
     /// Parses the header fields of `p`; options are not carried over.
+    #[inline]
     pub fn parse<T: AsRef<[u8]>>(p: &Packet<T>) -> Repr {
         Repr {
             tos: p.tos(),
@@ -144,6 +159,7 @@ impl Repr {
         }
     }
     /// Writes a 20-byte header with a correct checksum into the start of `buf`.
+    #[inline]
     pub fn emit(&self, buf: &mut [u8]) {
         buf[0] = 0x45;
         buf[1] = self.tos;

@@ -13,6 +13,7 @@ pub struct Tag<T: AsRef<[u8]>> {
 
 impl<T: AsRef<[u8]>> Tag<T> {
     /// Wraps `buf` (the bytes after the outer EtherType 0x8100) after checking its length.
+    #[inline]
     pub fn new_checked(buf: T) -> Result<Self> {
         if buf.as_ref().len() < HEADER_LEN {
             return Err(Error::Truncated);
@@ -20,14 +21,17 @@ impl<T: AsRef<[u8]>> Tag<T> {
         Ok(Tag { buf })
     }
     /// Priority code point (3 bits).
+    #[inline]
     pub fn pcp(&self) -> u8 {
         self.buf.as_ref()[0] >> 5
     }
     /// VLAN identifier (12 bits).
+    #[inline]
     pub fn vid(&self) -> u16 {
         be16(self.buf.as_ref(), 0) & 0x0fff
     }
     /// EtherType of the payload.
+    #[inline]
     pub fn ethertype(&self) -> u16 {
         be16(self.buf.as_ref(), 2)
     }
@@ -46,6 +50,7 @@ pub struct Repr {
 
 impl Repr {
     /// Parses a tag; a VID of 4095 is reserved (IEEE 802.1Q Table 9-2) and rejected.
+    #[inline]
     pub fn parse<T: AsRef<[u8]>>(t: &Tag<T>) -> Result<Repr> {
         if t.vid() == 0x0fff {
             return Err(Error::Malformed);
@@ -57,6 +62,7 @@ impl Repr {
         })
     }
     /// Writes the tag into the first [`HEADER_LEN`] bytes of `buf`.
+    #[inline]
     pub fn emit(&self, buf: &mut [u8]) {
         put16(buf, 0, ((self.pcp as u16 & 7) << 13) | (self.vid & 0x0fff));
         put16(buf, 2, self.ethertype);
