@@ -69,6 +69,8 @@ pub struct Dataplane<F> {
     pub leases: crate::state::Leases,
     /// Counters.
     pub stats: Stats,
+    /// Destinations whose SNAT ports ran out recently.
+    nat_exhausted: nat::Exhausted,
     /// Identification of the next outer IPv4 header this worker emits.
     ip_ident: u16,
     /// This worker's number, from 0.
@@ -98,6 +100,7 @@ impl<F: Frame> Dataplane<F> {
             acls: Vec::new(),
             leases: crate::state::Leases::default(),
             stats: Stats::default(),
+            nat_exhausted: nat::Exhausted::new(),
             ip_ident: worker.wrapping_mul(0x4000),
             worker,
             workers: workers.max(1),

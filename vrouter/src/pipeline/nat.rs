@@ -120,7 +120,13 @@ pub(super) fn commit<F>(
         },
         Plan::New { snat, .. } => {
             if matches!(snat, Some(Snat::Gateway(_))) && has_ports(m) {
-                let port = allocate_port(dp, m, t).ok_or_else(|| {
+                let found = if dp.nat_exhausted.refuses(&t, now) {
+                    None
+                } else {
+                    allocate_port(dp, m, t)
+                };
+                let port = found.ok_or_else(|| {
+                    dp.nat_exhausted.remember(&t, now);
                     dp.stats.router.nat_ports_exhausted += 1;
                     DropReason::NatPortsExhausted
                 })?;
@@ -138,6 +144,58 @@ pub(super) fn commit<F>(
             }
             Ok(t)
         }
+    }
+}
+
+/// Destinations whose SNAT ports ran out: a new flow to one of them is refused at once for
+/// [`Exhausted::HOLD`] instead of probing for a port again, so that exhaustion costs a
+/// lookup per packet, not a search (a direct-mapped table, allocated once).
+#[derive(Debug)]
+pub(super) struct Exhausted {
+    slots: Box<[(u128, Millis)]>,
+}
+
+impl Exhausted {
+    /// Destinations remembered at most (one per slot).
+    const SLOTS: usize = 1024;
+    /// How long a destination stays refused after the ports ran out.
+    const HOLD: Millis = 1000;
+
+    /// An empty table.
+    pub(super) fn new() -> Exhausted {
+        Exhausted {
+            slots: vec![(0, 0); Self::SLOTS].into_boxed_slice(),
+        }
+    }
+
+    /// The translated tuple without its source port: what shares the SNAT port space.
+    /// Never 0, so that an empty slot matches nothing.
+    fn key(t: &FlowKey) -> u128 {
+        1 << 127
+            | u128::from(t.zone) << 96
+            | u128::from(t.proto) << 80
+            | u128::from(t.dport) << 64
+            | u128::from(t.src) << 32
+            | u128::from(t.dst)
+    }
+
+    fn slot(k: u128) -> usize {
+        let h = (k as u64 ^ (k >> 64) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (h >> 54) as usize % Self::SLOTS
+    }
+
+    /// True if the port space of `t`'s destination ran out less than `HOLD` ago.
+    #[inline]
+    pub(super) fn refuses(&self, t: &FlowKey, now: Millis) -> bool {
+        let k = Self::key(t);
+        let (key, until) = self.slots[Self::slot(k)];
+        key == k && now < until
+    }
+
+    /// Records that no port was found for `t` at `now`.
+    pub(super) fn remember(&mut self, t: &FlowKey, now: Millis) {
+        let k = Self::key(t);
+        self.slots[Self::slot(k)] = (k, now + Self::HOLD);
     }
 }
 
@@ -337,4 +395,39 @@ fn forward_plain<F: Frame, O: Io<F>>(
     l3::decrement_ttl(frame.data_mut());
     dp.stats.router.forwarded += 1;
     l3::output(dp, snap, in_port, r, out_rp, next_hop, frame, now, io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Exhausted;
+    use crate::state::FlowKey;
+
+    fn flow(sport: u16, dst: u32, dport: u16) -> FlowKey {
+        FlowKey {
+            zone: 0,
+            proto: 17,
+            src: 0x0a01_6550,
+            dst,
+            sport,
+            dport,
+        }
+    }
+
+    #[test]
+    fn an_exhausted_destination_is_refused_for_a_while_whatever_the_source_port() {
+        let mut x = Exhausted::new();
+        let t = flow(1024, 0x0808_0808, 53);
+        assert!(!x.refuses(&t, 0));
+        x.remember(&t, 5000);
+        assert!(x.refuses(&flow(4000, 0x0808_0808, 53), 5999));
+        assert!(!x.refuses(&flow(4000, 0x0808_0808, 53), 6000), "held 1 s");
+        assert!(
+            !x.refuses(&flow(4000, 0x0808_0808, 54), 5500),
+            "another port"
+        );
+        assert!(
+            !x.refuses(&flow(4000, 0x0808_0404, 53), 5500),
+            "another host"
+        );
+    }
 }
