@@ -21,8 +21,8 @@
 mod common;
 
 use common::{
-    attach_guest, ctl, ethdev_stats, move_tap, require_prereqs, unique, Finished, Guest, Netns,
-    Vrouter, PYTHON, TENANT_A,
+    assert_clean_exit, attach_guest, ctl, ethdev_stats, move_tap, require_prereqs, unique,
+    Finished, Guest, Netns, Vrouter, PYTHON, TENANT_A,
 };
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -136,21 +136,6 @@ fn flood(ns: &Netns, dst_expr: &str, count: u32) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-/// Asserts a clean stop: exit 0, and no mbuf left outside the pool (the pool logs
-/// "mbuf pool dropped with N mbufs in use" when it is freed with mbufs out).
-fn assert_clean_exit(done: &Finished, what: &str) {
-    assert!(
-        done.status.success(),
-        "{what}: exit 0 on SIGTERM\n{}",
-        done.output()
-    );
-    assert!(
-        !done.stderr.contains("mbufs in use"),
-        "{what}: every mbuf must be back in the pool when the appliance stops\n{}",
-        done.output()
-    );
 }
 
 /// The appliance's final report line that starts with `prefix`.

@@ -26,7 +26,7 @@
 
 mod common;
 
-use common::{ctl, require_prereqs, unique, Netns, Proc, Vrouter, TENANT_A};
+use common::{capture, ctl, require_prereqs, unique, Netns, Vrouter, TENANT_A};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -367,17 +367,6 @@ impl Drop for Dhclient {
             wait_gone(pid, Duration::from_secs(5));
         }
     }
-}
-
-/// Captures ICMP on `iface` in `ns` until `count` packets (or 15 s).
-fn capture(ns: &Netns, iface: &str, count: u32) -> Proc {
-    let cmd = format!("timeout 15 tcpdump -n -l -i {iface} -c {count} icmp 2>&1");
-    let argv: Vec<String> = ["ip", "netns", "exec", &ns.name, "sh", "-c", &cmd]
-        .map(String::from)
-        .to_vec();
-    let mut p = Proc::spawn("tcpdump", &argv);
-    p.wait_line("listening on", Duration::from_secs(10));
-    p
 }
 
 /// Pings `dst` from `ns` `count` times and asserts that nothing was lost.

@@ -9,7 +9,9 @@
 
 mod common;
 
-use common::{gre_peer, move_tap, require_prereqs, unique, Netns, Proc, Vrouter, TENANT_A};
+use common::{
+    capture, gre_peer, move_tap, require_prereqs, unique, Netns, Proc, Vrouter, TENANT_A,
+};
 use std::time::Duration;
 
 const VM002_PORT: &str = "1653ec91-ad7d-40d9-b777-f74aec697026";
@@ -46,17 +48,6 @@ binding = { peer = "10.0.1.31" }
     let path = dir.join("router.toml");
     std::fs::write(&path, text).expect("write the test topology");
     path.to_string_lossy().into_owned()
-}
-
-/// Captures ICMP on `iface` in `ns` with tcpdump until `count` packets (or 15 s).
-fn capture(ns: &Netns, iface: &str, count: u32) -> Proc {
-    let cmd = format!("timeout 15 tcpdump -n -l -i {iface} -c {count} icmp 2>&1");
-    let argv: Vec<String> = ["ip", "netns", "exec", &ns.name, "sh", "-c", &cmd]
-        .map(String::from)
-        .to_vec();
-    let mut p = Proc::spawn("tcpdump", &argv);
-    p.wait_line("listening on", Duration::from_secs(10));
-    p
 }
 
 #[test]

@@ -32,11 +32,10 @@
 mod common;
 
 use common::{
-    attach_guest, ctl, ethdev_stats, move_tap, require_prereqs, unique, Finished, Guest, Netns,
-    Proc, Vrouter, PYTHON,
+    assert_clean_exit, attach_guest, capture, ctl, ethdev_stats, move_tap, require_prereqs, unique,
+    Guest, Netns, TempDir, Vrouter, PYTHON,
 };
 use serde_json::Value;
-use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -49,28 +48,6 @@ const FLOATING_IP: &str = "10.1.101.82";
 
 /// One test at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-/// A directory of the test's own (vhost-user socket, dhclient files, guest log), removed
-/// on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("vrouter-vhost-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create the test's temp dir");
-        TempDir(dir)
-    }
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).display().to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Stops a dhclient left running (by its pid file) if the test ends early.
 struct Dhclient(String);
@@ -345,17 +322,6 @@ fn ping3(ns: &Netns, ip: &str, what: &str) {
     );
 }
 
-/// Captures ICMP on `iface` in `ns` with tcpdump until `count` packets (or 15 s).
-fn capture(ns: &Netns, iface: &str, count: u32) -> Proc {
-    let cmd = format!("timeout 15 tcpdump -n -l -i {iface} -c {count} icmp 2>&1");
-    let argv: Vec<String> = ["ip", "netns", "exec", &ns.name, "sh", "-c", &cmd]
-        .map(String::from)
-        .to_vec();
-    let mut p = Proc::spawn("tcpdump", &argv);
-    p.wait_line("listening on", Duration::from_secs(10));
-    p
-}
-
 /// Sends `count` UDP datagrams from `ns` to `dst`, each to another port (another flow).
 fn spray(ns: &Netns, dst: &str, count: u32) {
     let script = format!(
@@ -399,18 +365,4 @@ fn port_counter(stats: &Value, name: &str, key: &str) -> u64 {
         .and_then(|ps| ps.iter().find(|p| p["name"] == name))
         .and_then(|p| p[key].as_u64())
         .unwrap_or_else(|| panic!("no counter {key} of {name} in {stats}"))
-}
-
-/// Asserts a clean stop: exit 0, and no mbuf left outside the pool.
-fn assert_clean_exit(done: &Finished, what: &str) {
-    assert!(
-        done.status.success(),
-        "[{what}] exit 0 on SIGTERM\n{}",
-        done.output()
-    );
-    assert!(
-        !done.stderr.contains("mbufs in use"),
-        "[{what}] every mbuf must be back in the pool when the appliance stops\n{}",
-        done.output()
-    );
 }

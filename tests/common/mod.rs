@@ -567,3 +567,52 @@ pub fn attach_guest(tap: &str, ns: &Netns, mac: &str, addr: Option<&str>) {
     }
     move_tap(tap, ns, mac, addr);
 }
+
+/// A directory of the test's own (`<tmp>/vrouter-<name>-<pid>`), removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("vrouter-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the test's temp dir");
+        TempDir(dir)
+    }
+
+    /// The path of `name` inside the directory.
+    pub fn path(&self, name: &str) -> String {
+        self.0.join(name).display().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Captures ICMP on `iface` in `ns` with tcpdump until `count` packets (or 15 s).
+pub fn capture(ns: &Netns, iface: &str, count: u32) -> Proc {
+    let cmd = format!("timeout 15 tcpdump -n -l -i {iface} -c {count} icmp 2>&1");
+    let argv: Vec<String> = ["ip", "netns", "exec", &ns.name, "sh", "-c", &cmd]
+        .map(String::from)
+        .to_vec();
+    let mut p = Proc::spawn("tcpdump", &argv);
+    p.wait_line("listening on", Duration::from_secs(10));
+    p
+}
+
+/// Asserts a clean stop: exit 0, and no mbuf left outside the pool (the pool logs
+/// "mbuf pool dropped with N mbufs in use" when it is freed with mbufs out).
+pub fn assert_clean_exit(done: &Finished, what: &str) {
+    assert!(
+        done.status.success(),
+        "{what}: exit 0 on SIGTERM\n{}",
+        done.output()
+    );
+    assert!(
+        !done.stderr.contains("mbufs in use"),
+        "{what}: every mbuf must be back in the pool when the appliance stops\n{}",
+        done.output()
+    );
+}
