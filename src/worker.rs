@@ -8,6 +8,7 @@
 
 use crate::dpdk::{tsc_cycles, tsc_hz, Mbuf, Mempool, RxQueue, TxQueue};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -110,11 +111,9 @@ impl Dump {
     /// The state of several workers as one: counters summed, tables joined.
     pub fn merge(mut self, o: Dump) -> Dump {
         self.stats.merge(&o.stats);
-        for row in o.macs {
-            if !self.macs.iter().any(|m| (m.0, m.1) == (row.0, row.1)) {
-                self.macs.push(row);
-            }
-        }
+        let known: HashSet<(NetIdx, Mac)> = self.macs.iter().map(|m| (m.0, m.1)).collect();
+        self.macs
+            .extend(o.macs.into_iter().filter(|m| !known.contains(&(m.0, m.1))));
         self.mac_events.merge(&o.mac_events);
         merge_neighbours(&mut self.neighbours, o.neighbours);
         merge_neighbours(&mut self.router_neighbours, o.router_neighbours);
@@ -130,11 +129,12 @@ impl Dump {
                 *a = (a.0 + b.0, a.1 + b.1);
             }
         }
-        for lease in o.leases {
-            if !self.leases.iter().any(|l| (l.0, l.1) == (lease.0, lease.1)) {
-                self.leases.push(lease);
-            }
-        }
+        let known: HashSet<(NetIdx, Mac)> = self.leases.iter().map(|l| (l.0, l.1)).collect();
+        self.leases.extend(
+            o.leases
+                .into_iter()
+                .filter(|l| !known.contains(&(l.0, l.1))),
+        );
         self.generation = self.generation.min(o.generation);
         self.uptime_ms = self.uptime_ms.max(o.uptime_ms);
         self.mbufs_in_use = self.mbufs_in_use.max(o.mbufs_in_use);
@@ -144,11 +144,17 @@ impl Dump {
 
 /// Joins neighbour rows by address, keeping the most recently confirmed resolution.
 fn merge_neighbours(mine: &mut Vec<(u32, Option<Mac>, u64)>, theirs: Vec<(u32, Option<Mac>, u64)>) {
+    let mut at: HashMap<u32, usize> = mine.iter().enumerate().map(|(i, m)| (m.0, i)).collect();
     for row in theirs {
-        match mine.iter_mut().find(|m| m.0 == row.0) {
-            Some(m) if m.1.is_none() || (row.1.is_some() && row.2 < m.2) => *m = row,
+        match at.get(&row.0) {
+            Some(&i) if mine[i].1.is_none() || (row.1.is_some() && row.2 < mine[i].2) => {
+                mine[i] = row;
+            }
             Some(_) => {}
-            None => mine.push(row),
+            None => {
+                at.insert(row.0, mine.len());
+                mine.push(row);
+            }
         }
     }
 }

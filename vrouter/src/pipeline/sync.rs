@@ -6,7 +6,7 @@
 //! applies them between bursts ([`super::Dataplane::sync`]) and releases the frames it held
 //! for that neighbour. Nothing is queued when there is one worker.
 
-use super::{l3, Dataplane, Io};
+use super::{l3, tunnel, Dataplane, Io};
 use crate::frame::Frame;
 use crate::state::Millis;
 use crate::tables::{Dest, NetIdx, PortIdx, Snapshot};
@@ -60,12 +60,8 @@ impl<F: Frame> Dataplane<F> {
                 self.mac.learn(net, mac, dest, now);
             }
             SyncEvent::UnderlayNeighbour { ip, mac } => {
-                let Some(u) = snap.underlay.as_ref() else {
-                    return;
-                };
-                for mut held in self.underlay_neigh.confirm(ip, mac, now, true) {
-                    held.data_mut()[0..6].copy_from_slice(&mac.0);
-                    io.send(u.port, held);
+                if let Some(u) = snap.underlay.as_ref() {
+                    tunnel::release_held(self, u, ip, mac, true, now, io);
                 }
             }
             SyncEvent::RouterNeighbour { ip, mac, port } => {

@@ -37,6 +37,23 @@ pub(super) fn underlay_input<F: Frame, O: Io<F>>(
     }
 }
 
+/// Records that the underlay neighbour `ip` is at `mac` (creating the entry if `create`) and
+/// sends the frames held for it.
+pub(super) fn release_held<F: Frame, O: Io<F>>(
+    dp: &mut Dataplane<F>,
+    u: &Underlay,
+    ip: u32,
+    mac: Mac,
+    create: bool,
+    now: Millis,
+    io: &mut O,
+) {
+    for mut held in dp.underlay_neigh.confirm(ip, mac, now, create) {
+        held.data_mut()[0..6].copy_from_slice(&mac.0);
+        io.send(u.port, held);
+    }
+}
+
 /// Learns the sender of an ARP packet on the underlay and answers requests for the local
 /// endpoint address in place (RFC 826 "packet reception").
 fn arp_input<F: Frame, O: Io<F>>(
@@ -61,10 +78,7 @@ fn arp_input<F: Frame, O: Io<F>>(
             mac: req.sha,
         });
     }
-    for mut held in dp.underlay_neigh.confirm(req.spa, req.sha, now, for_us) {
-        held.data_mut()[0..6].copy_from_slice(&req.sha.0);
-        io.send(u.port, held);
-    }
+    release_held(dp, u, req.spa, req.sha, for_us, now, io);
     if !for_us {
         return Err(DropReason::NotForUs);
     }
