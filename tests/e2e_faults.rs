@@ -21,8 +21,8 @@
 mod common;
 
 use common::{
-    assert_clean_exit, attach_guest, ctl, ethdev_stats, move_tap, require_prereqs, unique,
-    Finished, Guest, Netns, Vrouter, PYTHON, TENANT_A,
+    assert_clean_exit, attach_guest, ctl, ethdev_stats, move_tap, port_counter, require_prereqs,
+    stats_json, unique, Finished, Guest, Netns, Vrouter, PYTHON, TENANT_A,
 };
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -73,20 +73,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// `vrouterctl stats -f json`.
-fn stats(vr: &Vrouter) -> Value {
-    serde_json::from_str(&ctl(&vr.socket(), &["stats", "-f", "json"])).expect("stats JSON")
-}
-
-/// A counter of device `name` in a stats answer.
-fn port_counter(stats: &Value, name: &str, key: &str) -> u64 {
-    stats["ports"]
-        .as_array()
-        .and_then(|ps| ps.iter().find(|p| p["name"] == name))
-        .and_then(|p| p[key].as_u64())
-        .unwrap_or_else(|| panic!("no counter {key} of {name} in {stats}"))
 }
 
 /// A drop counter in a stats answer.
@@ -194,7 +180,7 @@ fn mac_table_full() {
     let flows: Value =
         serde_json::from_str(&ctl(&vr.socket(), &["dump-flows", "-f", "json"])).unwrap();
     let statics = flows["tables"][0]["flows"].as_array().unwrap().len();
-    let before = port_counter(&stats(&vr), VM001_PORT, "tx_packets");
+    let before = port_counter(&stats_json(&vr), VM001_PORT, "tx_packets");
 
     let script = format!(
         "from scapy.all import *\n\
@@ -218,7 +204,7 @@ fn mac_table_full() {
     );
     std::thread::sleep(Duration::from_millis(300));
 
-    let s = stats(&vr);
+    let s = stats_json(&vr);
     let flooded = port_counter(&s, VM001_PORT, "tx_packets") - before;
     let flows: Value =
         serde_json::from_str(&ctl(&vr.socket(), &["dump-flows", "-f", "json"])).unwrap();
@@ -314,7 +300,7 @@ fn mempool_exhausted() {
     let sent = flood(&vm, "'10.1.101.%d' % (1 + i % 250)", 300);
     std::thread::sleep(Duration::from_millis(500));
     let pmd = ethdev_stats(&vr.prefix, "net_tap0");
-    let s = stats(&vr);
+    let s = stats_json(&vr);
     let (nombuf, no_buffer) = (
         pmd["rx_nombuf"].as_u64().unwrap() - nombuf0,
         drops(&s, "no_buffer"),
@@ -334,7 +320,7 @@ fn mempool_exhausted() {
         "(2) `stats` shows the pool nearly empty: mbufs in use of 1100\n{s}"
     );
     let resumed = wait_ping(&vm, "10.0.0.1", Duration::from_secs(40));
-    let s = stats(&vr);
+    let s = stats_json(&vr);
     println!(
         "traffic resumed after {resumed:?}; neighbour_timeout {}, neighbour_queue_full {}, \
          no_buffer {}",
@@ -351,7 +337,7 @@ fn mempool_exhausted() {
     // A second, smaller burst passes whole: nothing leaked out of the pool.
     let before = port_counter(&s, VM001_PORT, "rx_packets");
     vm.run("ping -c 50 -i 0.01 -W 1 -q 10.0.0.1");
-    let after = port_counter(&stats(&vr), VM001_PORT, "rx_packets");
+    let after = port_counter(&stats_json(&vr), VM001_PORT, "rx_packets");
     assert!(after - before >= 50, "50 pings received after recovery");
     assert_clean_exit(&vr.stop(), "mempool_exhausted");
 }
@@ -385,7 +371,7 @@ fn link_down_and_up() {
         wait_ping(&vm_a, "10.0.0.9", Duration::from_secs(5)).is_some(),
         "vm001 pings vm002 first"
     );
-    let s0 = stats(&vr);
+    let s0 = stats_json(&vr);
     vm_b.run(&format!("ip link set dev {t_b} down"));
     assert!(
         !ping_once(&vm_a, "10.0.0.9"),
@@ -393,7 +379,7 @@ fn link_down_and_up() {
     );
     let sent = flood(&vm_a, "'10.0.0.9'", 200);
     std::thread::sleep(Duration::from_millis(300));
-    let s1 = stats(&vr);
+    let s1 = stats_json(&vr);
     let dropped =
         port_counter(&s1, VM002_PORT, "tx_dropped") - port_counter(&s0, VM002_PORT, "tx_dropped");
     let tx_full = drops(&s1, "tx_full") - drops(&s0, "tx_full");
@@ -448,11 +434,11 @@ fn vhost_guest_stalls_and_reconnects() {
     );
 
     // (1) The guest stalls: the virtqueue fills, the rest is dropped and counted.
-    let s0 = stats(&vr);
+    let s0 = stats_json(&vr);
     guest.signal(libc::SIGSTOP);
     let sent = flood(&vm_a, "'10.0.0.9'", 3000);
     std::thread::sleep(Duration::from_millis(300));
-    let s1 = stats(&vr);
+    let s1 = stats_json(&vr);
     let dropped =
         port_counter(&s1, VM002_PORT, "tx_dropped") - port_counter(&s0, VM002_PORT, "tx_dropped");
     let tx_full = drops(&s1, "tx_full") - drops(&s0, "tx_full");
@@ -474,12 +460,12 @@ fn vhost_guest_stalls_and_reconnects() {
     guest.signal(libc::SIGKILL);
     drop(guest);
     std::thread::sleep(Duration::from_millis(300));
-    let s2 = stats(&vr); // the appliance still answers
+    let s2 = stats_json(&vr); // the appliance still answers
     assert!(
         !ping_once(&vm_a, "10.0.0.9"),
         "(2) nobody answers without a guest"
     );
-    let s3 = stats(&vr);
+    let s3 = stats_json(&vr);
     println!(
         "guest gone: vm002 tx dropped {} -> {}",
         port_counter(&s2, VM002_PORT, "tx_dropped"),

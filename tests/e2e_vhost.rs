@@ -32,8 +32,8 @@
 mod common;
 
 use common::{
-    assert_clean_exit, attach_guest, capture, ctl, ethdev_stats, move_tap, require_prereqs, unique,
-    Guest, Netns, TempDir, Vrouter, PYTHON,
+    assert_clean_exit, attach_guest, capture, ctl, ethdev_stats, move_tap, port_counter,
+    require_prereqs, stats_json, unique, Guest, Netns, TempDir, Vrouter, PYTHON,
 };
 use serde_json::Value;
 use std::process::Command;
@@ -260,7 +260,7 @@ fn vm_on_vhost(case: Case) {
     let deadline = Instant::now() + Duration::from_secs(3);
     let mut stats;
     loop {
-        stats = vr_stats(&vr);
+        stats = stats_json(&vr);
         if port_counter(&stats, VM002_DEV, "rx_packets") >= total_sent || Instant::now() >= deadline
         {
             break;
@@ -351,18 +351,4 @@ fn per_queue(stats: &Value, key: &str, n: u16) -> Vec<u64> {
         .take(usize::from(n))
         .map(|v| v.as_u64().unwrap_or(0))
         .collect()
-}
-
-/// `vrouterctl stats -f json`.
-fn vr_stats(vr: &Vrouter) -> Value {
-    serde_json::from_str(&ctl(&vr.socket(), &["stats", "-f", "json"])).expect("stats JSON")
-}
-
-/// A counter of device `name` in a stats answer.
-fn port_counter(stats: &Value, name: &str, key: &str) -> u64 {
-    stats["ports"]
-        .as_array()
-        .and_then(|ps| ps.iter().find(|p| p["name"] == name))
-        .and_then(|p| p[key].as_u64())
-        .unwrap_or_else(|| panic!("no counter {key} of {name} in {stats}"))
 }

@@ -616,3 +616,17 @@ pub fn assert_clean_exit(done: &Finished, what: &str) {
         done.output()
     );
 }
+
+/// `vrouterctl stats -f json` of the appliance `vr`.
+pub fn stats_json(vr: &Vrouter) -> serde_json::Value {
+    serde_json::from_str(&ctl(&vr.socket(), &["stats", "-f", "json"])).expect("stats JSON")
+}
+
+/// A counter of device `name` in a stats answer.
+pub fn port_counter(stats: &serde_json::Value, name: &str, key: &str) -> u64 {
+    stats["ports"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+        .and_then(|p| p[key].as_u64())
+        .unwrap_or_else(|| panic!("no counter {key} of {name} in {stats}"))
+}
