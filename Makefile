@@ -10,9 +10,10 @@ deps:
 build:
 	$(CARGO) build --release --workspace
 
-# Each DPDK test file holds one test (EAL initialises once per process), so the test
-# binaries need no --test-threads=1.
-test: deps
+# The linters first (formatting, clippy with warnings as errors), then every test. Each DPDK
+# test file holds one test (EAL initialises once per process), so the test binaries need no
+# --test-threads=1.
+test: deps lint
 	$(CARGO) test --workspace --release
 
 demo: deps build

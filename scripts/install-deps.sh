@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
     dpdk dpdk-dev libdpdk-dev pkg-config libclang-dev
     iproute2 isc-dhcp-client busybox iputils-ping netcat-openbsd traceroute
-    tcpdump tshark python3-scapy
+    tcpdump tshark python3-scapy hping3 nmap iperf3
     openvswitch-switch-dpdk
 )
 
