@@ -87,8 +87,14 @@ reasons! {
         FragNeeded => "frag_needed",
         /// Addressed to the router itself and not an echo request.
         ToRouter => "to_router",
-        /// A non-first fragment of a flow whose ports would have to be translated.
-        FragmentNat => "fragment_nat",
+        /// A fragment after the first at a security group port whose first fragment did
+        /// not pass the port's filter (Linux never lets an orphan fragment through).
+        FragmentOrphan => "fragment_orphan",
+        /// A fragment that waited for its datagram's first fragment, which did not come in
+        /// time (30 s, Linux ipfrag_time).
+        FragmentTimeout => "fragment_timeout",
+        /// No room to track a fragmented datagram, or to hold a fragment for its first.
+        FragmentTableFull => "fragment_table_full",
         /// Every SNAT port tried for the flow is in use.
         NatPortsExhausted => "nat_ports_exhausted",
         /// The translated flow collides with an existing session.
@@ -143,6 +149,10 @@ merge_fields!(RouterStats {
     icmp_errors_received,
     icmp_errors_translated,
     fragments,
+    fragments_tracked,
+    fragments_followed,
+    fragments_held,
+    fragments_released,
     nat_ports_exhausted,
     garps,
 });
@@ -160,7 +170,8 @@ merge_fields!(AclStats {
     related,
     invalid,
     denied,
-    flushed
+    flushed,
+    fragments_passed
 });
 
 impl Merge for Stats {
@@ -223,6 +234,14 @@ pub struct RouterStats {
     pub icmp_errors_translated: u64,
     /// Fragments made from larger packets.
     pub fragments: u64,
+    /// Fragmented datagrams whose first fragment's translation (or answer) was recorded.
+    pub fragments_tracked: u64,
+    /// Later fragments translated (or answered) as their first fragment was.
+    pub fragments_followed: u64,
+    /// Later fragments that arrived before their first and waited for it.
+    pub fragments_held: u64,
+    /// Waiting fragments routed once their first fragment came.
+    pub fragments_released: u64,
     /// New SNAT connections refused because no port was free.
     pub nat_ports_exhausted: u64,
     /// Gratuitous ARPs sent.
@@ -261,6 +280,8 @@ pub struct AclStats {
     pub denied: u64,
     /// Connections ended because the rule that allowed them went away.
     pub flushed: u64,
+    /// Later fragments passed because their first fragment passed.
+    pub fragments_passed: u64,
 }
 
 /// Everything a worker counts.

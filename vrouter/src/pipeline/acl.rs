@@ -9,7 +9,7 @@
 //! Packets of known connections never look at the rules.
 
 use super::l3::{self, Ip4, L3};
-use super::{nat, Dataplane};
+use super::{fragments, nat, Dataplane};
 use crate::frame::Frame;
 use crate::state::conntrack::{tcp_flags, tcp_flags_valid, CtError, Segment};
 use crate::state::{Dir, Millis};
@@ -64,7 +64,11 @@ pub(super) fn filter<F: Frame>(
         }
         ethernet::ethertype::IPV4 => {
             let m = l3::parse(d, zone(port))?;
-            ipv4_filter(dp, acl, port, way, d, src_mac, &m, now)
+            ipv4_filter(dp, acl, port, way, d, src_mac, &m, now)?;
+            if fragments::is_first(&m) {
+                fragments::passed_port(dp, d, &m, now)?;
+            }
+            Ok(())
         }
         _ => Ok(()),
     }
@@ -98,9 +102,9 @@ fn ipv4_filter<F: Frame>(
     } else if dhcp(67, 68) && acl.dhcp_servers.contains(&k.src) {
         return Ok(());
     }
-    // Fragments after the first carry no ports: the first fragment decided.
-    if m.frag & 0x1fff != 0 {
-        return Ok(());
+    // Fragments after the first carry no ports: they pass only if the first passed.
+    if fragments::is_later(m) {
+        return fragments::at_port(dp, d, m, now);
     }
     let seg = (k.proto == ipv4::proto::TCP).then(|| segment(d, m));
     if let Some((idx, dir)) = dp.conntrack.lookup(k) {

@@ -2,8 +2,9 @@
 //! it cannot forward (RFC 1812 §4.3), rate-limited.
 
 use super::l3::{Ip4, L3};
-use super::{l2, Dataplane, Io};
+use super::{fragments, l2, Dataplane, Io};
 use crate::frame::Frame;
+use crate::state::fragments::Verdict;
 use crate::state::Millis;
 use crate::stats::DropReason;
 use crate::tables::router::{RouterConf, RouterPortIdx};
@@ -136,7 +137,12 @@ pub(super) fn error<F: Frame, O: Io<F>>(
 }
 
 /// A packet addressed to one of the router's own addresses: echo requests are answered in
-/// place (RFC 792), UDP gets port unreachable, the rest is dropped.
+/// place (RFC 792), UDP gets port unreachable, the rest is dropped. A fragmented echo
+/// request is answered fragment by fragment, each in place with the addresses swapped (the
+/// reply fits every link the request crossed): the type changes in the first fragment only,
+/// and its incremental checksum update holds for the whole message (RFC 1624). That needs
+/// no reassembly buffer beyond an mbuf; the later fragments follow by the first's verdict
+/// ([`super::fragments`]).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn to_router<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
@@ -150,26 +156,79 @@ pub(super) fn to_router<F: Frame, O: Io<F>>(
     now: Millis,
     io: &mut O,
 ) -> Result<(), DropReason> {
-    match (m.key.proto, m.icmp_type) {
-        (ipv4::proto::ICMP, Some(wicmp::kind::ECHO_REQUEST)) if !m.is_fragment() => {}
-        (ipv4::proto::UDP, _) => {
-            return error(
-                dp,
-                snap,
-                in_port,
-                net,
-                r,
-                in_rp,
-                &frame,
-                m,
-                PORT_UNREACHABLE,
-                now,
-                io,
-            )
+    let echo = m.key.proto == ipv4::proto::ICMP && m.icmp_type == Some(wicmp::kind::ECHO_REQUEST);
+    let first = if fragments::is_first(m) {
+        let verdict = if echo {
+            Verdict::Echo
+        } else {
+            Verdict::Discard
+        };
+        Some(fragments::decide_at_router(
+            dp,
+            frame.data(),
+            m,
+            verdict,
+            now,
+        )?)
+    } else {
+        None
+    };
+    let answered = if echo {
+        let icmp_at = L3 + m.hl;
+        let d = frame.data_mut();
+        // Echo reply: type 8 → 0 in the first word.
+        let c = update16(be16(d, icmp_at + 2), be16(d, icmp_at), 0);
+        d[icmp_at] = wicmp::kind::ECHO_REPLY;
+        d[icmp_at + 1] = 0;
+        put16(d, icmp_at + 2, c);
+        if c == 0 && first.is_none() {
+            // RFC 1624 §5: the update gives +0 where a reply of all zeroes needs -0 (0xffff);
+            // +0 is right only if the reply sums to -0, so it is computed in full then (a
+            // fragment holds only part of the message: there the update stands).
+            let c = checksum::checksum(&d[icmp_at..L3 + m.total]);
+            put16(d, icmp_at + 2, c);
         }
-        _ => return Err(DropReason::ToRouter),
+        dp.stats.router.echo_replies += 1;
+        reply_in_place(dp, snap, in_port, net, r, in_rp, frame, m, now, io)
+    } else if m.key.proto == ipv4::proto::UDP {
+        error(
+            dp,
+            snap,
+            in_port,
+            net,
+            r,
+            in_rp,
+            &frame,
+            m,
+            PORT_UNREACHABLE,
+            now,
+            io,
+        )
+    } else {
+        Err(DropReason::ToRouter)
+    };
+    if let Some(k) = first {
+        fragments::release(dp, snap, &k, now, io);
     }
-    let icmp_at = L3 + m.hl;
+    answered
+}
+
+/// Sends `frame` back where it came from as the router's answer: MACs and addresses
+/// swapped, a fresh TTL, the IPv4 checksum computed. A later fragment of an echo request
+/// goes back so, as the matching fragment of the reply (see [`to_router`]).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn reply_in_place<F: Frame, O: Io<F>>(
+    dp: &mut Dataplane<F>,
+    snap: &Snapshot,
+    in_port: PortIdx,
+    net: &NetConf,
+    r: &RouterConf,
+    in_rp: RouterPortIdx,
+    mut frame: F,
+    m: &Ip4,
+    now: Millis,
+    io: &mut O,
+) -> Result<(), DropReason> {
     let d = frame.data_mut();
     let peer = Mac::from_bytes(&d[6..12]);
     ethernet::Repr {
@@ -178,24 +237,12 @@ pub(super) fn to_router<F: Frame, O: Io<F>>(
         ethertype: ethernet::ethertype::IPV4,
     }
     .emit(d);
-    // Echo reply: type 8 → 0 in the first word, addresses swapped, a fresh TTL.
-    let c = update16(be16(d, icmp_at + 2), be16(d, icmp_at), 0);
-    d[icmp_at] = wicmp::kind::ECHO_REPLY;
-    d[icmp_at + 1] = 0;
-    put16(d, icmp_at + 2, c);
-    if c == 0 {
-        // RFC 1624 §5: the update gives +0 where a reply of all zeroes needs -0 (0xffff);
-        // +0 is right only if the reply sums to -0, so it is computed in full then.
-        let c = checksum::checksum(&d[icmp_at..L3 + m.total]);
-        put16(d, icmp_at + 2, c);
-    }
     put32(d, L3 + 12, m.key.dst);
     put32(d, L3 + 16, m.key.src);
     d[L3 + 8] = 64;
     put16(d, L3 + 10, 0);
     let c = checksum::checksum(&d[L3..L3 + m.hl]);
     put16(d, L3 + 10, c);
-    dp.stats.router.echo_replies += 1;
     l2::switch(
         dp,
         snap,

@@ -7,8 +7,9 @@
 //! (RFC 1191) checks on the packet as it arrived → session created, headers rewritten →
 //! L2 rewrite towards the next hop → the egress network's L2 stage.
 
-use super::{icmp, l2, nat, Dataplane, Io, SyncEvent};
+use super::{fragments, icmp, l2, nat, Dataplane, Io, SyncEvent};
 use crate::frame::Frame;
+use crate::state::fragments::Verdict;
 use crate::state::{FlowKey, Millis};
 use crate::stats::DropReason;
 use crate::tables::router::RouterConf;
@@ -38,13 +39,6 @@ pub(super) struct Ip4 {
     pub icmp_type: Option<u8>,
     /// True if the L4 header is in this packet (not a non-first fragment).
     pub has_l4: bool,
-}
-
-impl Ip4 {
-    /// True for a non-first fragment or one with more to come.
-    pub fn is_fragment(&self) -> bool {
-        self.frag & (ipv4::FLAG_MF | 0x1fff) != 0
-    }
 }
 
 /// Parses and checks the IPv4 header at [`L3`] (RFC 1812 §5.2.2) and the ports behind it.
@@ -126,13 +120,28 @@ pub(super) fn input<F: Frame, O: Io<F>>(
     dp.stats.router.received += 1;
 
     // An existing session decides the translation; an ICMP error is matched by the packet
-    // it quotes.
-    let session = dp.conntrack.lookup(&m.key);
+    // it quotes; a later fragment follows its first.
+    let later = fragments::is_later(&m);
+    let session = if later {
+        None
+    } else {
+        dp.conntrack.lookup(&m.key)
+    };
     if session.is_none() && m.icmp_type.is_some_and(is_icmp_error) {
         return nat::icmp_error_input(dp, snap, in_port, r, router, frame, &m, now, io);
     }
     let plan = match session {
         Some((idx, dir)) => nat::Plan::Existing(idx, dir),
+        None if later => match fragments::at_router(dp, r, in_rp, frame.data(), &m, now) {
+            fragments::Later::Route(plan) => plan,
+            fragments::Later::Echo => {
+                return icmp::reply_in_place(dp, snap, in_port, net, r, in_rp, frame, &m, now, io)
+            }
+            fragments::Later::Wait => {
+                return fragments::hold(dp, in_port, net, router, frame, &m, now)
+            }
+            fragments::Later::Discard => return Err(DropReason::ToRouter),
+        },
         None => {
             if r.owns(m.key.dst) && !r.fixed_of.contains_key(&m.key.dst) {
                 return icmp::to_router(dp, snap, in_port, net, r, in_rp, frame, &m, now, io);
@@ -179,13 +188,34 @@ pub(super) fn input<F: Frame, O: Io<F>>(
         return icmp::error(dp, snap, in_port, net, r, in_rp, &frame, &m, msg, now, io);
     }
     let target = nat::commit(dp, &plan, &m, target, now)?;
+    // A translated first fragment: its later fragments get the same addresses.
+    let first = if fragments::is_first(&m) && !matches!(plan, nat::Plan::Plain) {
+        let verdict = Verdict::Translate {
+            src: target.src,
+            dst: target.dst,
+        };
+        Some(fragments::decide_at_router(
+            dp,
+            frame.data(),
+            &m,
+            verdict,
+            now,
+        )?)
+    } else {
+        None
+    };
     nat::rewrite(frame.data_mut(), &m, &target);
     decrement_ttl(frame.data_mut());
     dp.stats.router.forwarded += 1;
-    if too_big {
-        return super::fragment::output(dp, snap, in_port, r, out_rp, next_hop, frame, now, io);
+    let sent = if too_big {
+        super::fragment::output(dp, snap, in_port, r, out_rp, next_hop, frame, now, io)
+    } else {
+        output(dp, snap, in_port, r, out_rp, next_hop, frame, now, io)
+    };
+    if let Some(k) = first {
+        fragments::release(dp, snap, &k, now, io);
     }
-    output(dp, snap, in_port, r, out_rp, next_hop, frame, now, io)
+    sent
 }
 
 /// True for the ICMP types that quote an offending datagram.

@@ -11,6 +11,7 @@ mod acl;
 mod classify;
 mod dhcp;
 mod fragment;
+mod fragments;
 mod icmp;
 mod l2;
 mod l3;
@@ -57,6 +58,8 @@ pub struct Dataplane<F> {
     pub router_neigh: Neighbours<(NetIdx, F)>,
     /// Connections of the routers (NAT sessions).
     pub conntrack: Conntrack,
+    /// Datagrams whose later fragments follow their first, with those waiting for it.
+    pub fragments: crate::state::Fragments<fragments::HeldFragment<F>>,
     /// Router and floating addresses already announced by gratuitous ARP.
     announced: Vec<(NetIdx, u32)>,
     /// ICMP errors this worker may still send in the current second.
@@ -94,6 +97,7 @@ impl<F: Frame> Dataplane<F> {
             underlay_neigh: Neighbours::default(),
             router_neigh: Neighbours::default(),
             conntrack: Conntrack::new(snap.conntrack.capacity),
+            fragments: crate::state::Fragments::new(),
             announced: Vec::new(),
             icmp_tokens: icmp::ERRORS_PER_SECOND,
             acl_hits: Vec::new(),
@@ -181,6 +185,7 @@ impl<F: Frame> Dataplane<F> {
         self.mac.expire(now);
         self.leases.expire(now);
         self.conntrack.expire(now, EXPIRE_BUDGET);
+        fragments::expire(self, now);
         self.icmp_tokens = icmp::ERRORS_PER_SECOND;
         let out = self.underlay_neigh.tick(now);
         self.stats.drops[DropReason::NeighbourTimeout as usize] += out.expired.len() as u64;
@@ -255,6 +260,8 @@ impl<F: Frame> Dataplane<F> {
 
 #[cfg(test)]
 mod acl_tests;
+#[cfg(test)]
+mod fragment_tests;
 #[cfg(test)]
 mod multicore_tests;
 #[cfg(test)]

@@ -43,6 +43,14 @@ pub(super) enum Plan {
     },
     /// Routed without translation and without a session.
     Plain,
+    /// A later fragment: its addresses become those its first fragment got
+    /// ([`super::fragments`]); its ports are in the first fragment only.
+    Follow {
+        /// Source address after translation.
+        src: u32,
+        /// Destination address after translation.
+        dst: u32,
+    },
 }
 
 /// Decides the translation of a first packet that arrived on port `in_rp` of `r`.
@@ -91,6 +99,7 @@ pub(super) fn target<F>(dp: &Dataplane<F>, plan: &Plan, m: &Ip4) -> FlowKey {
             t
         }
         Plan::Plain => m.key,
+        Plan::Follow { src, dst } => FlowKey { src, dst, ..m.key },
     }
 }
 
@@ -105,19 +114,13 @@ pub(super) fn commit<F>(
     now: Millis,
 ) -> Result<FlowKey, DropReason> {
     match *plan {
-        Plan::Plain => Ok(t),
+        Plan::Plain | Plan::Follow { .. } => Ok(t),
         Plan::Existing(idx, dir) => {
             if let Some(s) = dp.conntrack.get_mut(idx) {
                 s.touch(dir, m.total, m.tcp_flags, now);
             }
             Ok(t)
         }
-        // A fragment without ports cannot start a session: 1:1 NAT translates it by address
-        // alone, a port translation cannot.
-        Plan::New { snat, .. } if !m.has_l4 => match snat {
-            Some(Snat::Gateway(_)) => Err(DropReason::FragmentNat),
-            _ => Ok(t),
-        },
         Plan::New { snat, .. } => {
             if matches!(snat, Some(Snat::Gateway(_))) && has_ports(m) {
                 let found = if dp.nat_exhausted.refuses(&t, now) {
@@ -331,19 +334,34 @@ pub(super) fn icmp_error_input<F: Frame, O: Io<F>>(
     // The quoted datagram as its sender emitted it, before translation.
     let before = if dir == Dir::Reply { s.orig } else { s.reply };
     let ihl = usize::from(d[q] & 0x0f) * 4;
+    // RFC 5508 §4.2 (Linux nf_nat_icmp_reply_translation): the outer header is translated
+    // like a packet of the session going back: to the original sender and, when the error
+    // comes from the host the datagram was sent to (a VM behind its floating IP), from the
+    // address that host has outside. An error from a router on the way keeps its source.
+    let outer = FlowKey {
+        src: if m.key.src == quoted.dst {
+            before.dst
+        } else {
+            m.key.src
+        },
+        dst: before.src,
+        ..m.key
+    };
     let d = frame.data_mut();
     rewrite_at(d, q, ihl, true, &quoted, &before);
-    let old_dst = m.key.dst;
-    put32(d, L3 + 16, before.src);
-    let c = update32(be16(d, L3 + 10), old_dst, before.src);
-    put16(d, L3 + 10, c);
+    for (off, old, new) in [(12, m.key.src, outer.src), (16, m.key.dst, outer.dst)] {
+        if old != new {
+            put32(d, L3 + off, new);
+            let c = update32(be16(d, L3 + 10), old, new);
+            put16(d, L3 + 10, c);
+        }
+    }
     let icmp_at = L3 + m.hl;
     put16(d, icmp_at + 2, 0);
     let c = checksum::checksum(&d[icmp_at..L3 + m.total]);
     put16(d, icmp_at + 2, c);
     dp.stats.router.icmp_errors_translated += 1;
-    let mut moved = *m;
-    moved.key.dst = before.src;
+    let moved = Ip4 { key: outer, ..*m };
     forward_plain(dp, snap, in_port, r, frame, &moved, now, io)
 }
 

@@ -2,11 +2,13 @@
 //! nothing in this module is shared between threads or locked.
 
 pub mod conntrack;
+pub mod fragments;
 pub mod leases;
 pub mod mac_table;
 pub mod neighbours;
 
 pub use conntrack::{Conntrack, Dir, FlowKey, Session};
+pub use fragments::Fragments;
 pub use leases::Leases;
 pub use mac_table::{Learn, MacEntry, MacTable};
 pub use neighbours::Neighbours;
