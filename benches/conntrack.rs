@@ -126,6 +126,7 @@ fn snapshot(n: u32) -> Snapshot {
     }
     topo.conntrack = Some(control::model::Conntrack {
         capacity: n as usize,
+        ..Default::default()
     });
     let names: Vec<String> = topo.devices().into_iter().map(|(n, _)| n).collect();
     assert_eq!(names[..2], ["eth1", "eth2"]);

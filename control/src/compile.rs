@@ -90,6 +90,7 @@ pub fn compile(
         conntrack: topo.conntrack.map_or_else(Default::default, |c| {
             vrouter::tables::ConntrackConf {
                 capacity: c.capacity,
+                zone_limit: c.zone_limit(),
             }
         }),
         mac: topo

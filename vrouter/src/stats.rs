@@ -101,6 +101,9 @@ reasons! {
         NatCollision => "nat_collision",
         /// The connection table is full: a new connection is refused.
         ConntrackFull => "conntrack_full",
+        /// The connection's zone (its router, or its VM port) holds as many sessions as one
+        /// zone may (`[conntrack] zone_limit`): a new connection is refused.
+        ConntrackZoneFull => "conntrack_zone_full",
         /// A VM sent from a MAC or IP that is not its own nor an allowed address pair.
         Spoofed => "spoofed",
         /// A VM sent a DHCP server reply (udp 67 → 68).

@@ -67,20 +67,33 @@ pub struct Topology {
     pub conntrack: Option<Conntrack>,
 }
 
-/// `[conntrack]`: sessions at most per worker; a new connection beyond it is refused and
-/// counted (`conntrack_full`).
+/// `[conntrack]`: sessions at most per worker, and of one zone (a router, or a VM port);
+/// when full, a session never answered is dropped for a new one, else the new connection is
+/// refused and counted (`conntrack_full`, `conntrack_zone_full`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Conntrack {
     /// Sessions at most (a routed VM flow with security groups takes two: its port's and
     /// its router's).
     pub capacity: usize,
+    /// Sessions at most of one router or one VM port; absent: half the capacity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone_limit: Option<usize>,
+}
+
+impl Conntrack {
+    /// The zone limit in force: the configured one, or half the capacity.
+    pub fn zone_limit(&self) -> usize {
+        self.zone_limit
+            .unwrap_or_else(|| vrouter::tables::ConntrackConf::default_zone_limit(self.capacity))
+    }
 }
 
 impl Default for Conntrack {
     fn default() -> Self {
         Conntrack {
             capacity: vrouter::tables::ConntrackConf::default().capacity,
+            zone_limit: None,
         }
     }
 }

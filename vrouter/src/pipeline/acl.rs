@@ -11,7 +11,9 @@
 use super::l3::{self, Ip4, L3};
 use super::{fragments, nat, Dataplane};
 use crate::frame::Frame;
-use crate::state::conntrack::{tcp_flags, tcp_flags_valid, CtError, Segment};
+use crate::state::conntrack::{
+    tcp_flags, tcp_flags_valid, tcp_may_start, CtError, Segment, TcpVerdict,
+};
 use crate::state::{Dir, Millis};
 use crate::stats::DropReason;
 use crate::tables::acl::PortAcl;
@@ -109,27 +111,28 @@ fn ipv4_filter<F: Frame>(
     let seg = (k.proto == ipv4::proto::TCP).then(|| segment(d, m));
     if let Some((idx, dir)) = dp.conntrack.lookup(k) {
         let s = dp.conntrack.get_mut(idx).ok_or(DropReason::SgInvalid)?;
-        if let Some(seg) = seg {
-            if !tcp_flags_valid(seg.flags) || !s.tcp_in_window(dir, &seg) {
+        match seg.map_or(TcpVerdict::Valid, |seg| s.tcp_check(dir, &seg)) {
+            TcpVerdict::Valid => {
+                dp.conntrack.seen(idx, dir, m.total, m.tcp_flags, now);
+                dp.stats.acl.established += 1;
+                return Ok(());
+            }
+            TcpVerdict::Invalid => {
                 dp.stats.acl.invalid += 1;
                 return Err(DropReason::SgInvalid);
             }
+            // A SYN on the tuple of a closed connection: a NEW connection, rules again.
+            TcpVerdict::Reopen => dp.conntrack.reopen(idx),
         }
-        s.touch(dir, m.total, m.tcp_flags, now);
-        dp.stats.acl.established += 1;
-        return Ok(());
     }
     if m.icmp_type.is_some_and(l3::is_icmp_error) {
         return related(dp, d, m);
     }
-    if let Some(seg) = seg {
-        // Linux with nf_conntrack_tcp_loose=0: a new TCP connection starts with a SYN.
-        if seg.flags & (tcp_flags::SYN | tcp_flags::ACK | tcp_flags::RST | tcp_flags::FIN)
-            != tcp_flags::SYN
-        {
-            dp.stats.acl.invalid += 1;
-            return Err(DropReason::SgInvalid);
-        }
+    // Linux nf_conntrack_tcp_loose=1 (the default): a SYN, or a mid-stream ACK (a
+    // connection from before a restart), may start a session; an RST or FIN may not.
+    if seg.is_some_and(|seg| !tcp_flags_valid(seg.flags) || !tcp_may_start(seg.flags)) {
+        dp.stats.acl.invalid += 1;
+        return Err(DropReason::SgInvalid);
     }
     let (rules, remote) = match way {
         Way::Egress => (&acl.egress, k.dst),
@@ -146,14 +149,15 @@ fn ipv4_filter<F: Frame>(
     dp.count_rule(port, way, rule, m.total);
     let idx = dp.conntrack.create(*k, *k, now).map_err(|e| match e {
         CtError::Full => DropReason::ConntrackFull,
+        CtError::ZoneFull => DropReason::ConntrackZoneFull,
         CtError::Collision => DropReason::SgInvalid,
     })?;
+    dp.conntrack.seen(idx, Dir::Orig, m.total, m.tcp_flags, now);
     if let Some(s) = dp.conntrack.get_mut(idx) {
         s.mark = if way == Way::Ingress { MARK_INGRESS } else { 0 };
         if let Some(seg) = seg {
             s.tcp_in_window(Dir::Orig, &seg);
         }
-        s.touch(Dir::Orig, m.total, m.tcp_flags, now);
     }
     dp.stats.acl.new += 1;
     Ok(())

@@ -4,7 +4,8 @@
 use super::test_frames::{echo, packet, tcp, tcp_seg, udp, TestIo};
 use super::Dataplane;
 use crate::frame::VecFrame;
-use crate::state::conntrack::tcp_flags::{ACK, FIN, SYN};
+use crate::state::conntrack::tcp_flags::{ACK, FIN, PSH, RST, SYN};
+use crate::state::conntrack::TcpState;
 use crate::stats::DropReason;
 use crate::tables::acl::{AclRule, AllowedSource, PortAcl, Remote};
 use crate::tables::{Dest, NetConf, PortConf, PortIdx, PortRole, Snapshot};
@@ -176,8 +177,10 @@ fn established_replies_pass_without_rules_both_ways() {
 #[test]
 fn invalid_tcp_is_dropped() {
     let mut r = Rig::new();
-    // No SYN for a new flow, and a bad flag combination.
-    assert!(!r.pass(VM1, &to_vm2(IP1, 6, &tcp(40000, 22, ACK))));
+    // An RST or a FIN never starts a session (Linux: INVALID in state NONE), nor does a
+    // bad flag combination.
+    assert!(!r.pass(VM1, &to_vm2(IP1, 6, &tcp(40000, 22, RST))));
+    assert!(!r.pass(VM1, &to_vm2(IP1, 6, &tcp(40000, 22, FIN | ACK))));
     assert!(!r.pass(VM1, &to_vm2(IP1, 6, &tcp(40000, 22, SYN | FIN))));
     // Out of window: data far beyond what vm2 advertised.
     assert!(r.pass(VM1, &to_vm2(IP1, 6, &tcp_seg(40000, 22, 100, 0, SYN, 0))));
@@ -189,8 +192,113 @@ fn invalid_tcp_is_dropped() {
         VM1,
         &to_vm2(IP1, 6, &tcp_seg(40000, 22, 101 + 10_000_000, 901, ACK, 10))
     ));
-    assert_eq!(r.drops(DropReason::SgInvalid), 3);
-    assert_eq!(r.dp.stats.acl.invalid, 3);
+    assert_eq!(r.drops(DropReason::SgInvalid), 4);
+    assert_eq!(r.dp.stats.acl.invalid, 4);
+}
+
+#[test]
+fn rst_answering_a_syn_reaches_the_client_and_ends_the_session() {
+    let mut r = Rig::new();
+    // vm1 → vm2 port 22, nothing listens: vm2 answers RST/ACK (RFC 9293 §3.5.2).
+    assert!(r.pass(VM1, &to_vm2(IP1, 6, &tcp_seg(40000, 22, 100, 0, SYN, 0))));
+    let wrong = from_vm2(IP2, 6, &tcp_seg(22, 40000, 0, 555, RST | ACK, 0));
+    assert!(
+        !r.pass(VM2, &wrong),
+        "an RST/ACK for another SYN is INVALID"
+    );
+    let refused = from_vm2(IP2, 6, &tcp_seg(22, 40000, 0, 101, RST | ACK, 0));
+    assert!(
+        r.pass(VM2, &refused),
+        "the client learns: connection refused"
+    );
+    assert!(
+        r.dp.conntrack.is_empty(),
+        "the only answer was an RST: gone"
+    );
+    // The client tries again at once: a NEW connection.
+    assert!(r.pass(VM1, &to_vm2(IP1, 6, &tcp_seg(40000, 22, 900, 0, SYN, 0))));
+    assert_eq!(r.dp.stats.acl.new, 2);
+}
+
+#[test]
+fn in_window_rst_ends_an_established_connection() {
+    let mut r = Rig::new();
+    handshake(&mut r, 40000);
+    let far = to_vm2(IP1, 6, &tcp_seg(40000, 22, 800_000_000, 0, RST, 0));
+    assert!(!r.pass(VM1, &far), "far out of window");
+    assert!(r.pass(VM1, &to_vm2(IP1, 6, &tcp_seg(40000, 22, 101, 0, RST, 0))));
+    let s = r.dp.conntrack.iter().next().unwrap().1;
+    assert_eq!(s.tcp, TcpState::Closed);
+}
+
+/// vm1 → vm2 port 22 through the handshake: vm1 seq 101 on, vm2 seq 901 on.
+fn handshake(r: &mut Rig, sport: u16) {
+    assert!(r.pass(VM1, &to_vm2(IP1, 6, &tcp_seg(sport, 22, 100, 0, SYN, 0))));
+    let syn_ack = from_vm2(IP2, 6, &tcp_seg(22, sport, 900, 101, SYN | ACK, 0));
+    assert!(r.pass(VM2, &syn_ack));
+    assert!(r.pass(VM1, &to_vm2(IP1, 6, &tcp_seg(sport, 22, 101, 901, ACK, 0))));
+}
+
+#[test]
+fn a_syn_reopens_the_tuple_of_a_closed_connection() {
+    let mut r = Rig::new();
+    handshake(&mut r, 40000);
+    // vm2 (the server) closes first, vm1 closes too: TIME_WAIT.
+    assert!(r.pass(
+        VM2,
+        &from_vm2(IP2, 6, &tcp_seg(22, 40000, 901, 101, FIN | ACK, 0))
+    ));
+    assert!(r.pass(
+        VM1,
+        &to_vm2(IP1, 6, &tcp_seg(40000, 22, 101, 902, FIN | ACK, 0))
+    ));
+    assert!(r.pass(
+        VM2,
+        &from_vm2(IP2, 6, &tcp_seg(22, 40000, 902, 102, ACK, 0))
+    ));
+    // vm1 reuses its source port with a new initial sequence number.
+    assert!(r.pass(
+        VM1,
+        &to_vm2(IP1, 6, &tcp_seg(40000, 22, 7_000_000, 0, SYN, 0))
+    ));
+    let syn_ack = from_vm2(IP2, 6, &tcp_seg(22, 40000, 3_000, 7_000_001, SYN | ACK, 0));
+    assert!(r.pass(VM2, &syn_ack));
+    assert_eq!(r.dp.conntrack.stats.reopened, 1);
+    assert_eq!(
+        r.dp.stats.acl.new, 2,
+        "the reopened connection met the rules"
+    );
+    // After an RST as well.
+    assert!(r.pass(
+        VM1,
+        &to_vm2(IP1, 6, &tcp_seg(40000, 22, 7_000_001, 3_001, RST, 0))
+    ));
+    assert!(r.pass(
+        VM1,
+        &to_vm2(IP1, 6, &tcp_seg(40000, 22, 9_000_000, 0, SYN, 0))
+    ));
+    assert_eq!(r.dp.conntrack.stats.reopened, 2);
+    assert_eq!(r.drops(DropReason::SgInvalid), 0);
+}
+
+#[test]
+fn mid_stream_tcp_is_picked_up_where_a_rule_allows_its_direction() {
+    let mut r = Rig::new();
+    // A connection from before a restart: vm1 → vm2:22 (ingress rule ssh) goes on.
+    assert!(r.pass(
+        VM1,
+        &to_vm2(IP1, 6, &tcp_seg(40000, 22, 123_456, 777, ACK, 100))
+    ));
+    assert_eq!(r.dp.conntrack.stats.picked_up, 1);
+    // No window history: anything in the session passes ("be liberal").
+    let reply = from_vm2(IP2, 6, &tcp_seg(22, 40000, 777, 123_556, ACK | PSH, 50));
+    assert!(r.pass(VM2, &reply));
+    assert!(r.pass(VM1, &to_vm2(IP1, 6, &tcp_seg(40000, 22, 9, 9, ACK, 10))));
+    // Its direction needs a rule: nothing lets tcp 23 in, nor tcp out of vm2.
+    assert!(!r.pass(VM1, &to_vm2(IP1, 6, &tcp_seg(40001, 23, 1, 1, ACK, 10))));
+    assert!(!r.pass(VM2, &from_vm2(IP2, 6, &tcp_seg(50000, 80, 1, 1, ACK, 10))));
+    assert_eq!(r.drops(DropReason::SgDenied), 2);
+    assert_eq!(r.dp.conntrack.stats.picked_up, 1);
 }
 
 #[test]

@@ -96,7 +96,7 @@ impl<F: Frame> Dataplane<F> {
             mac: MacTable::new(snap.mac),
             underlay_neigh: Neighbours::default(),
             router_neigh: Neighbours::default(),
-            conntrack: Conntrack::new(snap.conntrack.capacity),
+            conntrack: Conntrack::with_limits(snap.conntrack.capacity, snap.conntrack.zone_limit),
             fragments: crate::state::Fragments::new(),
             announced: Vec::new(),
             icmp_tokens: icmp::ERRORS_PER_SECOND,
@@ -117,7 +117,8 @@ impl<F: Frame> Dataplane<F> {
     /// Adapts the state to a newly published snapshot (static MACs, vanished ports).
     pub fn apply(&mut self, snap: &Snapshot, now: Millis) {
         self.mac.apply(snap, now);
-        self.conntrack.set_capacity(snap.conntrack.capacity);
+        self.conntrack
+            .set_limits(snap.conntrack.capacity, snap.conntrack.zone_limit);
         let known: Vec<(u32, crate::Mac)> = snap
             .routers
             .iter()
@@ -158,9 +159,7 @@ impl<F: Frame> Dataplane<F> {
                     continue;
                 }
             }
-            if let Err(reason) = classify::input(self, snap, port, frame, now, io) {
-                self.stats.drop(port, reason);
-            }
+            self.run(snap, port, frame, now, io);
         }
     }
 
@@ -174,7 +173,17 @@ impl<F: Frame> Dataplane<F> {
         now: Millis,
         io: &mut O,
     ) {
+        self.run(snap, port, frame, now, io);
+    }
+
+    /// One frame through the pipeline from its ingress device. A frame that ends in a drop
+    /// leaves no session behind: those it created are removed again (a denied SYN to a
+    /// floating IP must not keep the router's session, or a flood fills the table).
+    #[inline]
+    fn run<O: Io<F>>(&mut self, snap: &Snapshot, port: PortIdx, frame: F, now: Millis, io: &mut O) {
+        self.conntrack.begin_packet();
         if let Err(reason) = classify::input(self, snap, port, frame, now, io) {
+            self.conntrack.undo_packet();
             self.stats.drop(port, reason);
         }
     }

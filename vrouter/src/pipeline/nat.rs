@@ -116,9 +116,7 @@ pub(super) fn commit<F>(
     match *plan {
         Plan::Plain | Plan::Follow { .. } => Ok(t),
         Plan::Existing(idx, dir) => {
-            if let Some(s) = dp.conntrack.get_mut(idx) {
-                s.touch(dir, m.total, m.tcp_flags, now);
-            }
+            dp.conntrack.seen(idx, dir, m.total, m.tcp_flags, now);
             Ok(t)
         }
         Plan::New { snat, .. } => {
@@ -140,11 +138,10 @@ pub(super) fn commit<F>(
             }
             let idx = dp.conntrack.create(m.key, t, now).map_err(|e| match e {
                 CtError::Full => DropReason::ConntrackFull,
+                CtError::ZoneFull => DropReason::ConntrackZoneFull,
                 CtError::Collision => DropReason::NatCollision,
             })?;
-            if let Some(s) = dp.conntrack.get_mut(idx) {
-                s.touch(Dir::Orig, m.total, m.tcp_flags, now);
-            }
+            dp.conntrack.seen(idx, Dir::Orig, m.total, m.tcp_flags, now);
             Ok(t)
         }
     }

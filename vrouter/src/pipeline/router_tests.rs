@@ -72,7 +72,10 @@ pub(super) fn snapshot() -> Snapshot {
             (TENANT, Mac(QR), Dest::Local),
             (EXTNET, Mac(QG), Dest::Local),
         ],
-        conntrack: ConntrackConf { capacity: 16 },
+        conntrack: ConntrackConf {
+            capacity: 16,
+            zone_limit: usize::MAX,
+        },
         ..Snapshot::default()
     };
     s.networks[TENANT as usize] = Some(net(TENANT, 1458, VM, vec![local("qr", QR, QR_IP)]));
@@ -391,11 +394,14 @@ fn full_table_refuses_new_connections() {
     assert_eq!(
         r.rx(
             VM,
-            &packet(QR, VM1, VM1_IP, REMOTE, 64, 0, 17, &udp(1, 2, b""))
+            &packet(QR, VM1, VM1_IP, REMOTE, 64, 0, 17, &udp(40000, 53, b""))
         )
         .len(),
         1
     );
+    // Answered: the session is assured and may not be dropped early for a new one.
+    let reply = packet(QG, UP, REMOTE, GW_IP, 64, 0, 17, &udp(53, 40000, b""));
+    assert_eq!(r.rx(EXT, &reply).len(), 1);
     assert!(r
         .rx(
             VM,

@@ -1,12 +1,22 @@
 //! Connection tracking: sessions keyed by their 5-tuple in both directions, with the NAT
-//! translation each session applies. One design for the router's NAT and, later, the
-//! security groups' state: a session belongs to a zone (a router, or a port).
+//! translation each session applies. One design for the router's NAT and the security
+//! groups' state: a session belongs to a zone (a router, or a port).
 //!
 //! A session stores its original key and its reply key. When NAT applies, the reply key is
 //! the reverse of the *translated* original, so a packet matching either key is rewritten
-//! to the tuple the other key implies. The table is bounded and preallocated; a new
-//! session beyond its capacity is refused and counted. Expiry runs incrementally from the
-//! worker's timer.
+//! to the tuple the other key implies. The table is bounded and preallocated. As Linux
+//! does under pressure: sessions not yet assured (no answer, or a TCP handshake not
+//! completed: what a flood leaves) sit in a list, oldest first, and a full table drops the
+//! oldest of them for a new one (`early_drop`); one zone holds a limited share of the table
+//! (as conntrack zone limits do); a session whose first packet was dropped further on is
+//! removed again. What is refused is counted. Expiry runs incrementally from the worker's
+//! timer. TCP tracking is in [`tcp`].
+
+mod tcp;
+
+pub use tcp::{
+    tcp_flags, tcp_flags_valid, tcp_may_start, Segment, TcpState, TcpVerdict, TcpWindow,
+};
 
 use super::Millis;
 use core::hash::{Hash, Hasher};
@@ -27,30 +37,6 @@ pub struct FlowKey {
     pub sport: u16,
     /// Destination port (or echo id).
     pub dport: u16,
-}
-
-/// True for a combination of TCP flags a conforming stack sends (the table of Linux's
-/// `tcp_valid_flags`); anything else is INVALID.
-pub fn tcp_flags_valid(flags: u8) -> bool {
-    use tcp_flags::*;
-    let f = flags & (FIN | SYN | RST | PSH | ACK | URG);
-    matches!(
-        f,
-        x if x == SYN
-            || x == SYN | URG
-            || x == SYN | ACK
-            || x == RST
-            || x == RST | ACK
-            || x == RST | ACK | PSH
-            || x == FIN | ACK
-            || x == FIN | ACK | URG
-            || x == ACK
-            || x == ACK | URG
-            || x == FIN | ACK | PSH
-            || x == FIN | ACK | PSH | URG
-            || x == ACK | PSH
-            || x == ACK | PSH | URG
-    )
 }
 
 impl Hash for FlowKey {
@@ -89,78 +75,6 @@ pub enum Dir {
     Reply,
 }
 
-/// The TCP state of a session, as far as timeouts and validity need it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TcpState {
-    /// Not TCP.
-    None,
-    /// SYN seen from the originator.
-    SynSent,
-    /// SYN+ACK seen from the responder.
-    SynRecv,
-    /// Handshake completed.
-    Established,
-    /// A FIN seen.
-    Closing,
-    /// RST seen.
-    Closed,
-}
-
-/// TCP flag bits (RFC 9293 §3.1).
-pub mod tcp_flags {
-    /// URG.
-    pub const URG: u8 = 0x20;
-    /// PSH.
-    pub const PSH: u8 = 0x08;
-    /// FIN.
-    pub const FIN: u8 = 0x01;
-    /// SYN.
-    pub const SYN: u8 = 0x02;
-    /// RST.
-    pub const RST: u8 = 0x04;
-    /// ACK.
-    pub const ACK: u8 = 0x10;
-}
-
-/// TCP sequence tracking of one direction (after Linux `nf_conntrack_proto_tcp`'s
-/// `tcp_in_window`, the "Real Stateful TCP Packet Filtering" of Rooij).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TcpWindow {
-    /// Highest sequence number sent plus length (td_end).
-    pub end: u32,
-    /// Highest sequence number the other side allowed (ack + window, td_maxend).
-    pub maxend: u32,
-    /// Largest window advertised (td_maxwin); 0 until the direction is seen.
-    pub maxwin: u32,
-    /// Window scale shift of this direction's advertisements (RFC 7323 §2).
-    pub scale: u8,
-    /// Window scale offered in this direction's SYN, if any.
-    pub offered_scale: Option<u8>,
-}
-
-/// What [`Session::tcp_in_window`] needs of a TCP segment.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Segment {
-    /// Sequence number.
-    pub seq: u32,
-    /// Acknowledgment number (meaningful with ACK).
-    pub ack: u32,
-    /// Raw window field.
-    pub win: u16,
-    /// Payload length.
-    pub len: u32,
-    /// Flags.
-    pub flags: u8,
-    /// Window scale option, on a SYN.
-    pub wscale: Option<u8>,
-}
-
-/// True if `a` comes before `b` in sequence space (RFC 9293 §3.4, modulo 2^32).
-#[inline]
-fn before(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) < 0
-}
-
 /// One tracked connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Session {
@@ -172,6 +86,15 @@ pub struct Session {
     pub tcp: TcpState,
     /// True once a packet went in the reply direction.
     pub replied: bool,
+    /// True once the connection proved two-way (Linux ASSURED: a reply, and for TCP a
+    /// completed handshake); only sessions that are not may be dropped early.
+    pub assured: bool,
+    /// TCP picked up mid-stream: no window checks (Linux "be liberal").
+    pub liberal: bool,
+    /// Directions a FIN was seen in (bit per [`Dir`]).
+    pub fin: u8,
+    /// A SYN that passed while the session was open, until its SYN/ACK resynchronises it.
+    pub ignored_syn: Option<Segment>,
     /// When it was created.
     pub created: Millis,
     /// When a packet last matched it.
@@ -187,66 +110,6 @@ pub struct Session {
 }
 
 impl Session {
-    /// Checks a TCP segment in direction `dir` against the windows seen so far and
-    /// updates them; false means the segment is out of window (conntrack's INVALID).
-    pub fn tcp_in_window(&mut self, dir: Dir, s: &Segment) -> bool {
-        use tcp_flags::*;
-        let (si, ri) = (dir as usize, 1 - dir as usize);
-        let mut end = s.seq.wrapping_add(s.len);
-        if s.flags & SYN != 0 {
-            end = end.wrapping_add(1);
-        }
-        if s.flags & FIN != 0 {
-            end = end.wrapping_add(1);
-        }
-        if self.window[si].maxwin == 0 {
-            if s.flags & SYN == 0 {
-                return false;
-            }
-            let w = &mut self.window[si];
-            w.end = end;
-            w.maxend = end;
-            w.maxwin = u32::from(s.win).max(1);
-            w.offered_scale = s.wscale;
-            // RFC 7323 §2.2: scaling is in effect only if both SYNs carried the option.
-            if let (Some(a), Some(b)) = (w.offered_scale, self.window[ri].offered_scale) {
-                self.window[si].scale = a.min(14);
-                self.window[ri].scale = b.min(14);
-            }
-        }
-        let win = if s.flags & SYN != 0 {
-            u32::from(s.win)
-        } else {
-            u32::from(s.win) << self.window[si].scale
-        };
-        let (snd, rcv) = (self.window[si], self.window[ri]);
-        let ack = if s.flags & ACK != 0 { s.ack } else { rcv.end };
-        let max_ack_window = snd.maxwin.max(66_000);
-        let ok = !before(snd.maxend, s.seq)
-            && !before(end, snd.end.wrapping_sub(rcv.maxwin))
-            && !before(rcv.end, ack)
-            && !before(ack, rcv.end.wrapping_sub(max_ack_window));
-        if !ok {
-            return false;
-        }
-        let w = &mut self.window[si];
-        w.maxwin = w.maxwin.max(win);
-        if before(w.end, end) {
-            w.end = end;
-        }
-        if s.flags & ACK != 0 {
-            let r = &mut self.window[ri];
-            if before(r.maxend, ack.wrapping_add(win)) {
-                r.maxend = ack.wrapping_add(win);
-            }
-        }
-        // The first window of a direction bounds the other's data until it advertises.
-        if rcv.maxwin == 0 {
-            self.window[si].maxend = end.wrapping_add(win.max(1));
-        }
-        true
-    }
-
     /// True if the session rewrites addresses or ports.
     pub fn is_nat(&self) -> bool {
         self.reply != self.orig.reverse()
@@ -256,50 +119,42 @@ impl Session {
     /// for established TCP to one day).
     pub fn timeout(&self) -> Millis {
         const S: Millis = 1000;
-        match (self.orig.proto, self.tcp) {
-            (6, TcpState::SynSent | TcpState::SynRecv) => 120 * S,
-            (6, TcpState::Established) => 86_400 * S,
-            (6, TcpState::Closing) => 120 * S,
-            (6, _) => 10 * S,
-            (17, _) if self.replied => 180 * S,
-            (17, _) => 30 * S,
-            (1, _) => 30 * S,
+        match self.orig.proto {
+            6 => self.tcp.timeout(),
+            17 if self.replied => 180 * S,
+            17 => 30 * S,
+            1 => 30 * S,
             _ => 600 * S,
         }
     }
 
     /// Counts a packet of `bytes` in direction `dir` at `now` and advances the TCP state
-    /// with its `flags`.
+    /// with its `flags` (the first packet of the session decides where TCP starts).
     #[inline]
     pub fn touch(&mut self, dir: Dir, bytes: usize, flags: u8, now: Millis) {
         let d = dir as usize;
+        let first = self.packets == [0, 0];
         self.packets[d] += 1;
         self.bytes[d] += bytes as u64;
         self.last_seen = now;
         if dir == Dir::Reply {
             self.replied = true;
         }
-        if self.orig.proto != 6 {
-            return;
+        if self.orig.proto == 6 {
+            self.tcp_advance(dir, flags, first);
+        } else if self.replied {
+            self.assured = true;
         }
-        use tcp_flags::*;
-        self.tcp = match (self.tcp, dir) {
-            (_, _) if flags & RST != 0 => TcpState::Closed,
-            (_, _) if flags & FIN != 0 => TcpState::Closing,
-            (TcpState::SynSent, Dir::Reply) if flags & (SYN | ACK) == SYN | ACK => {
-                TcpState::SynRecv
-            }
-            (TcpState::SynRecv, Dir::Orig) if flags & ACK != 0 => TcpState::Established,
-            (s, _) => s,
-        };
     }
 }
 
 /// Why a session could not be created.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CtError {
-    /// The table is at capacity.
+    /// The table is at capacity and holds no session that may be dropped early.
     Full,
+    /// The zone holds as many sessions as one zone may.
+    ZoneFull,
     /// One of the two keys is taken by another session.
     Collision,
 }
@@ -311,18 +166,55 @@ pub struct ConntrackStats {
     pub created: u64,
     /// Sessions removed by timeout.
     pub expired: u64,
-    /// Sessions removed on request (rule deleted, flush).
+    /// Sessions removed before their time: rule deleted, flush, an RST as the only answer.
     pub removed: u64,
     /// New sessions refused because the table was full.
     pub full: u64,
+    /// New sessions refused because their zone was at its limit.
+    pub zone_full: u64,
+    /// Sessions never assured that were dropped to make room for a new one (Linux
+    /// `early_drop`).
+    pub early_dropped: u64,
+    /// Sessions removed again because the packet that created them was dropped further on.
+    pub undone: u64,
+    /// TCP sessions started again by a SYN on the tuple of a closed connection.
+    pub reopened: u64,
+    /// TCP sessions picked up from a mid-stream packet.
+    pub picked_up: u64,
 }
 
 crate::merge_fields!(ConntrackStats {
     created,
     expired,
     removed,
-    full
+    full,
+    zone_full,
+    early_dropped,
+    undone,
+    reopened,
+    picked_up,
 });
+
+/// No session (end of a list).
+const NIL: u32 = u32::MAX;
+/// Sessions at most created for one packet (a security group, a router, another port).
+const FRESH_MAX: usize = 4;
+/// Entries of the early-drop list looked at for a session of a zone at its limit.
+const ZONE_EVICT_SCAN: usize = 32;
+
+/// A session's place in the list of sessions not assured, oldest first.
+#[derive(Clone, Copy, Debug)]
+struct Link {
+    prev: u32,
+    next: u32,
+    linked: bool,
+}
+
+const UNLINKED: Link = Link {
+    prev: NIL,
+    next: NIL,
+    linked: false,
+};
 
 /// The sessions of one worker.
 #[derive(Debug)]
@@ -331,6 +223,16 @@ pub struct Conntrack {
     sessions: Vec<Option<Session>>,
     free: Vec<u32>,
     capacity: usize,
+    zone_limit: usize,
+    /// Live sessions per zone.
+    zones: HashMap<u16, u32>,
+    /// Per slot: its place in the early-drop list.
+    links: Vec<Link>,
+    head: u32,
+    tail: u32,
+    /// Sessions created for the packet being processed (see [`Conntrack::begin_packet`]).
+    fresh: [u32; FRESH_MAX],
+    fresh_len: usize,
     cursor: usize,
     /// Counters.
     pub stats: ConntrackStats,
@@ -343,13 +245,26 @@ fn slot(idx: u32, dir: Dir) -> u32 {
 }
 
 impl Conntrack {
-    /// An empty table for `capacity` sessions; the key map is allocated up front.
+    /// An empty table for `capacity` sessions, any zone may take them all.
     pub fn new(capacity: usize) -> Self {
+        Self::with_limits(capacity, capacity)
+    }
+
+    /// An empty table for `capacity` sessions of which one zone holds `zone_limit` at
+    /// most; the key map is allocated up front.
+    pub fn with_limits(capacity: usize, zone_limit: usize) -> Self {
         Conntrack {
             map: HashMap::with_capacity(capacity * 2),
             sessions: Vec::new(),
             free: Vec::new(),
             capacity,
+            zone_limit,
+            zones: HashMap::with_capacity(256),
+            links: Vec::new(),
+            head: NIL,
+            tail: NIL,
+            fresh: [NIL; FRESH_MAX],
+            fresh_len: 0,
             cursor: 0,
             stats: ConntrackStats::default(),
         }
@@ -365,9 +280,15 @@ impl Conntrack {
         self.len() == 0
     }
 
-    /// Changes the capacity; live sessions beyond it stay until they expire.
-    pub fn set_capacity(&mut self, capacity: usize) {
+    /// Live sessions of `zone`.
+    pub fn zone_len(&self, zone: u16) -> usize {
+        self.zones.get(&zone).map_or(0, |&n| n as usize)
+    }
+
+    /// Changes the limits; live sessions beyond them stay until they expire.
+    pub fn set_limits(&mut self, capacity: usize, zone_limit: usize) {
         self.capacity = capacity;
+        self.zone_limit = zone_limit;
     }
 
     /// The session `key` belongs to, and the direction it matches.
@@ -398,20 +319,28 @@ impl Conntrack {
     }
 
     /// Creates a session for a first packet `orig` that leaves translated as `translated`
-    /// (equal to `orig` when no NAT applies).
+    /// (equal to `orig` when no NAT applies). A zone at its limit makes room by dropping
+    /// one of its sessions that is not assured, a full table by dropping the oldest such
+    /// session (Linux `early_drop`); without one the session is refused.
     pub fn create(
         &mut self,
         orig: FlowKey,
         translated: FlowKey,
         now: Millis,
     ) -> Result<u32, CtError> {
-        if self.len() >= self.capacity {
-            self.stats.full += 1;
-            return Err(CtError::Full);
-        }
         let reply = translated.reverse();
         if self.map.contains_key(&orig) || self.map.contains_key(&reply) {
             return Err(CtError::Collision);
+        }
+        let zone_full =
+            self.zone_limit < self.capacity && self.zone_len(orig.zone) >= self.zone_limit;
+        if zone_full && !self.early_drop(Some(orig.zone)) {
+            self.stats.zone_full += 1;
+            return Err(CtError::ZoneFull);
+        }
+        if self.len() >= self.capacity && !self.early_drop(None) {
+            self.stats.full += 1;
+            return Err(CtError::Full);
         }
         let s = Session {
             orig,
@@ -422,6 +351,10 @@ impl Conntrack {
                 TcpState::None
             },
             replied: false,
+            assured: false,
+            liberal: false,
+            fin: 0,
+            ignored_syn: None,
             created: now,
             last_seen: now,
             packets: [0; 2],
@@ -436,23 +369,87 @@ impl Conntrack {
             }
             None => {
                 self.sessions.push(Some(s));
+                self.links.push(UNLINKED);
                 (self.sessions.len() - 1) as u32
             }
         };
         self.map.insert(orig, slot(idx, Dir::Orig));
         self.map.insert(reply, slot(idx, Dir::Reply));
+        *self.zones.entry(orig.zone).or_insert(0) += 1;
+        self.link(idx);
+        if self.fresh_len < FRESH_MAX {
+            self.fresh[self.fresh_len] = idx;
+            self.fresh_len += 1;
+        }
         self.stats.created += 1;
         Ok(idx)
     }
 
+    /// Counts a packet on session `idx` (see [`Session::touch`]) and keeps the table in
+    /// step: a session that became assured can no longer be dropped early, one that
+    /// restarted can again, and one whose only answer was an RST ends at once (Linux).
+    #[inline]
+    pub fn seen(&mut self, idx: u32, dir: Dir, bytes: usize, flags: u8, now: Millis) {
+        let Some(s) = self.get_mut(idx) else {
+            return;
+        };
+        let (was_replied, was_assured, was) = (s.replied, s.assured, s.tcp);
+        let first = s.packets == [0, 0];
+        s.touch(dir, bytes, flags, now);
+        let tcp = s.orig.proto == 6;
+        let rst_only_answer =
+            tcp && dir == Dir::Reply && !was_replied && flags & tcp_flags::RST != 0;
+        let restarted = tcp
+            && !first
+            && matches!(was, TcpState::TimeWait | TcpState::Closed)
+            && s.tcp == TcpState::SynSent;
+        let assured = s.assured;
+        if first && tcp && s.liberal {
+            self.stats.picked_up += 1;
+        }
+        if rst_only_answer {
+            self.release(idx);
+            self.stats.removed += 1;
+        } else if assured && !was_assured {
+            self.unlink(idx);
+        } else if restarted {
+            self.stats.reopened += 1;
+            self.link(idx);
+        }
+    }
+
+    /// Counts a TCP session ended because a SYN reopened its tuple (the caller creates the
+    /// new one).
+    pub fn reopen(&mut self, idx: u32) {
+        if self.release(idx).is_some() {
+            self.stats.reopened += 1;
+        }
+    }
+
     /// Removes session `idx`.
     pub fn remove(&mut self, idx: u32) -> Option<Session> {
-        let s = self.sessions.get_mut(idx as usize)?.take()?;
-        self.map.remove(&s.orig);
-        self.map.remove(&s.reply);
-        self.free.push(idx);
+        let s = self.release(idx)?;
         self.stats.removed += 1;
         Some(s)
+    }
+
+    /// Starts a packet: sessions created from now on are the packet's own.
+    #[inline]
+    pub fn begin_packet(&mut self) {
+        self.fresh_len = 0;
+    }
+
+    /// The packet was dropped: removes the sessions it created, so that nothing dropped
+    /// holds a session (Linux confirms a connection only when its first packet leaves).
+    #[inline]
+    pub fn undo_packet(&mut self) {
+        while self.fresh_len > 0 {
+            self.fresh_len -= 1;
+            let idx = self.fresh[self.fresh_len];
+            if self.release(idx).is_some() {
+                self.stats.undone += 1;
+            }
+        }
     }
 
     /// Looks at up to `budget` slots from where the last call stopped and removes the
@@ -469,13 +466,8 @@ impl Conntrack {
             let dead = self.sessions[i]
                 .as_ref()
                 .is_some_and(|s| now.saturating_sub(s.last_seen) >= s.timeout());
-            if dead {
-                if let Some(s) = self.sessions[i].take() {
-                    self.map.remove(&s.orig);
-                    self.map.remove(&s.reply);
-                    self.free.push(i as u32);
-                    gone += 1;
-                }
+            if dead && self.release(i as u32).is_some() {
+                gone += 1;
             }
         }
         self.stats.expired += gone as u64;
@@ -489,115 +481,86 @@ impl Conntrack {
             .enumerate()
             .filter_map(|(i, s)| Some((i as u32, s.as_ref()?)))
     }
+
+    /// Frees slot `idx`: keys, zone count, early-drop list, the packet's own sessions.
+    fn release(&mut self, idx: u32) -> Option<Session> {
+        let s = self.sessions.get_mut(idx as usize)?.take()?;
+        self.map.remove(&s.orig);
+        self.map.remove(&s.reply);
+        if let Some(n) = self.zones.get_mut(&s.orig.zone) {
+            *n -= 1;
+            if *n == 0 {
+                self.zones.remove(&s.orig.zone);
+            }
+        }
+        self.unlink(idx);
+        if let Some(at) = self.fresh[..self.fresh_len].iter().position(|&f| f == idx) {
+            self.fresh_len -= 1;
+            self.fresh[at] = self.fresh[self.fresh_len];
+        }
+        self.free.push(idx);
+        Some(s)
+    }
+
+    /// Drops the oldest session that is not assured (of `zone`, looking at a few, if
+    /// given); false if there is none.
+    fn early_drop(&mut self, zone: Option<u16>) -> bool {
+        let mut at = self.head;
+        let mut looked = 0;
+        while at != NIL {
+            let ok = match zone {
+                None => true,
+                Some(z) => self.get(at).is_some_and(|s| s.orig.zone == z),
+            };
+            if ok {
+                self.release(at);
+                self.stats.early_dropped += 1;
+                return true;
+            }
+            looked += 1;
+            if looked >= ZONE_EVICT_SCAN {
+                return false;
+            }
+            at = self.links[at as usize].next;
+        }
+        false
+    }
+
+    /// Appends `idx` to the early-drop list.
+    fn link(&mut self, idx: u32) {
+        let l = &mut self.links[idx as usize];
+        if l.linked {
+            return;
+        }
+        *l = Link {
+            prev: self.tail,
+            next: NIL,
+            linked: true,
+        };
+        match self.tail {
+            NIL => self.head = idx,
+            t => self.links[t as usize].next = idx,
+        }
+        self.tail = idx;
+    }
+
+    /// Takes `idx` out of the early-drop list.
+    fn unlink(&mut self, idx: u32) {
+        let l = self.links[idx as usize];
+        if !l.linked {
+            return;
+        }
+        match l.prev {
+            NIL => self.head = l.next,
+            p => self.links[p as usize].next = l.next,
+        }
+        match l.next {
+            NIL => self.tail = l.prev,
+            n => self.links[n as usize].prev = l.prev,
+        }
+        self.links[idx as usize] = UNLINKED;
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn key(src: u32, sport: u16, dst: u32, dport: u16) -> FlowKey {
-        FlowKey {
-            zone: 0,
-            proto: 17,
-            src,
-            dst,
-            sport,
-            dport,
-        }
-    }
-
-    #[test]
-    fn both_directions_find_the_session() {
-        let mut ct = Conntrack::new(4);
-        let o = key(10, 1000, 99, 53);
-        let t = key(80, 2000, 99, 53);
-        let i = ct.create(o, t, 0).unwrap();
-        assert_eq!(ct.lookup(&o), Some((i, Dir::Orig)));
-        assert_eq!(ct.lookup(&key(99, 53, 80, 2000)), Some((i, Dir::Reply)));
-        assert!(ct.get_mut(i).unwrap().is_nat());
-        assert_eq!(ct.create(key(11, 1, 99, 53), t, 0), Err(CtError::Collision));
-        assert_eq!(ct.len(), 1);
-    }
-
-    #[test]
-    fn capacity_is_enforced_and_counted() {
-        let mut ct = Conntrack::new(1);
-        ct.create(key(1, 1, 2, 2), key(1, 1, 2, 2), 0).unwrap();
-        assert_eq!(
-            ct.create(key(3, 3, 4, 4), key(3, 3, 4, 4), 0),
-            Err(CtError::Full)
-        );
-        assert_eq!(ct.stats.full, 1);
-    }
-
-    #[test]
-    fn expiry_is_incremental_and_frees_slots() {
-        let mut ct = Conntrack::new(8);
-        for i in 0..4 {
-            ct.create(key(i, 1, 9, 9), key(i, 1, 9, 9), 0).unwrap();
-        }
-        assert_eq!(ct.expire(29_999, 8), 0);
-        assert_eq!(ct.expire(30_000, 2), 2, "budget bounds the work");
-        assert_eq!(ct.expire(30_000, 8), 2);
-        assert!(ct.is_empty());
-        let i = ct.create(key(7, 1, 9, 9), key(7, 1, 9, 9), 0).unwrap();
-        assert!(i < 4, "a freed slot is reused");
-    }
-
-    fn seg(seq: u32, ack: u32, len: u32, flags: u8) -> Segment {
-        Segment {
-            seq,
-            ack,
-            win: 65535,
-            len,
-            flags,
-            wscale: None,
-        }
-    }
-
-    #[test]
-    fn tcp_window_accepts_a_conversation_and_rejects_far_segments() {
-        use tcp_flags::*;
-        let mut ct = Conntrack::new(2);
-        let mut o = key(1, 1000, 2, 22);
-        o.proto = 6;
-        let i = ct.create(o, o, 0).unwrap();
-        let s = ct.get_mut(i).unwrap();
-        assert!(s.tcp_in_window(Dir::Orig, &seg(100, 0, 0, SYN)));
-        assert!(s.tcp_in_window(Dir::Reply, &seg(5000, 101, 0, SYN | ACK)));
-        assert!(s.tcp_in_window(Dir::Orig, &seg(101, 5001, 0, ACK)));
-        assert!(s.tcp_in_window(Dir::Orig, &seg(101, 5001, 500, ACK)));
-        assert!(s.tcp_in_window(Dir::Reply, &seg(5001, 601, 100, ACK)));
-        // Data far beyond what the receiver allowed, and an ack of unsent data.
-        assert!(!s.tcp_in_window(Dir::Orig, &seg(601 + 200_000, 5101, 10, ACK)));
-        assert!(!s.tcp_in_window(Dir::Orig, &seg(601, 900_000, 0, ACK)));
-        // A retransmission within the window is fine.
-        assert!(s.tcp_in_window(Dir::Orig, &seg(101, 5101, 500, ACK)));
-    }
-
-    #[test]
-    fn tcp_window_needs_a_syn_to_start() {
-        let mut ct = Conntrack::new(2);
-        let mut o = key(1, 1000, 2, 22);
-        o.proto = 6;
-        let i = ct.create(o, o, 0).unwrap();
-        let s = ct.get_mut(i).unwrap();
-        assert!(!s.tcp_in_window(Dir::Orig, &seg(100, 0, 0, tcp_flags::ACK)));
-    }
-
-    #[test]
-    fn tcp_handshake_and_close_drive_timeouts() {
-        let mut ct = Conntrack::new(2);
-        let mut o = key(1, 1000, 2, 22);
-        o.proto = 6;
-        let i = ct.create(o, o, 0).unwrap();
-        let s = ct.get_mut(i).unwrap();
-        assert_eq!(s.timeout(), 120_000);
-        s.touch(Dir::Reply, 60, tcp_flags::SYN | tcp_flags::ACK, 1);
-        s.touch(Dir::Orig, 60, tcp_flags::ACK, 2);
-        assert_eq!(s.tcp, TcpState::Established);
-        s.touch(Dir::Orig, 60, tcp_flags::RST, 3);
-        assert_eq!((s.tcp, s.timeout()), (TcpState::Closed, 10_000));
-        assert_eq!(s.packets, [2, 1]);
-    }
-}
+mod tests;

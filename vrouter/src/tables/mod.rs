@@ -245,10 +245,23 @@ impl Default for MacTableConf {
 pub struct ConntrackConf {
     /// Sessions at most; a new connection beyond it is refused and counted.
     pub capacity: usize,
+    /// Sessions at most of one zone (a router, or a VM port).
+    pub zone_limit: usize,
+}
+
+impl ConntrackConf {
+    /// The share of the table one zone may take unless configured: half.
+    pub fn default_zone_limit(capacity: usize) -> usize {
+        (capacity / 2).max(1)
+    }
 }
 
 impl Default for ConntrackConf {
     fn default() -> Self {
-        ConntrackConf { capacity: 262_144 }
+        let capacity = 262_144;
+        ConntrackConf {
+            capacity,
+            zone_limit: Self::default_zone_limit(capacity),
+        }
     }
 }
