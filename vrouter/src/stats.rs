@@ -114,6 +114,43 @@ reasons! {
         SgDenied => "sg_denied",
         /// The queue to the worker that owns the frame's flow was full.
         HandoffFull => "handoff_full",
+        /// Source address no router accepts (RFC 1812 §4.2.2.11, §5.3.7): 0.0.0.0/8,
+        /// 127.0.0.0/8, multicast, 240.0.0.0/4 (limited broadcast included), or the
+        /// directed broadcast of a subnet the router is on.
+        MartianSource => "martian_source",
+        /// Source is one of the router's own addresses, arriving from outside (Linux:
+        /// fib_validate_source refuses a local address as source).
+        OwnAddressSource => "own_address_source",
+        /// Destination no router forwards (RFC 1812 §5.3.7): 0.0.0.0/8, 127.0.0.0/8,
+        /// 240.0.0.0/4 other than the limited broadcast.
+        MartianDestination => "martian_destination",
+        /// Limited or directed broadcast, or multicast, sent to the router: not forwarded
+        /// (RFC 1812 §5.3.5, RFC 2644; Linux bc_forwarding=0, no multicast routing).
+        BroadcastNotForwarded => "broadcast_not_forwarded",
+        /// IPv4 loose or strict source route option (RFC 7126 §4.3, §4.4: drop by
+        /// default; Linux accept_source_route=0).
+        SourceRoute => "source_route",
+        /// IPv4 options that do not parse (a length below 2 or past the header, a bad
+        /// pointer); ICMP parameter problem sent (RFC 792).
+        IpOptionsMalformed => "ip_options_malformed",
+        /// Reverse path check failed: the route back to the source leaves by another port,
+        /// or there is none (RFC 3704 §2.2 strict mode; Linux rp_filter=1).
+        RpFilter => "rp_filter",
+        /// IPv6 from or to a VM port with port security: the data plane filters IPv4 only.
+        Ipv6Unsupported => "ipv6_unsupported",
+        /// An ICMPv6 router advertisement from a VM port with port security (RFC 6105).
+        RogueRa => "rogue_ra",
+        /// A DHCPv6 server or relay message (udp source port 547) from a VM port with port
+        /// security.
+        RogueDhcpv6 => "rogue_dhcpv6",
+        /// Source MAC that the model pins elsewhere (a locally bound port, a port bound to
+        /// another peer, the appliance's own ports) arriving from another place.
+        MacStaticConflict => "mac_static_conflict",
+        /// ARP whose sender claims an address of the appliance, or one the model gives to
+        /// another MAC (a static neighbour).
+        ArpSpoofed => "arp_spoofed",
+        /// Frames held for an unresolved next hop whose entry was evicted for a newer one.
+        NeighbourEvicted => "neighbour_evicted",
     }
 }
 

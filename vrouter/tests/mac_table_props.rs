@@ -66,7 +66,8 @@ impl Model {
     fn learn(&mut self, net: NetIdx, mac: Mac, from: Dest, now: Millis) -> Learn {
         let full = self.entries.len() >= self.capacity;
         match self.entries.get_mut(&(net, mac)) {
-            Some(e) if e.is_static => Learn::Static,
+            Some(e) if e.is_static && e.dest == from => Learn::Static,
+            Some(e) if e.is_static => Learn::Conflict,
             Some(e) => {
                 e.last_seen = now;
                 if e.dest == from {

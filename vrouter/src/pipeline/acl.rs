@@ -72,6 +72,7 @@ pub(super) fn filter<F: Frame>(
             }
             Ok(())
         }
+        ethernet::ethertype::IPV6 => Err(super::ipv6_guard::refusal(d, way == Way::Egress)),
         _ => Ok(()),
     }
 }

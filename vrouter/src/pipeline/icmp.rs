@@ -62,6 +62,17 @@ pub(super) fn frag_needed(mtu: u16) -> Msg {
     }
 }
 
+/// Parameter problem, pointer to the offending octet of the header (RFC 792): a malformed
+/// IPv4 option.
+pub(super) fn param_problem(pointer: u8) -> Msg {
+    Msg {
+        kind: wicmp::kind::PARAM_PROBLEM,
+        code: 0,
+        rest: [pointer, 0, 0, 0],
+        reason: DropReason::IpOptionsMalformed,
+    }
+}
+
 /// Drops `frame` with the reason of `msg`, and sends `msg` about it to its source from
 /// router port `in_rp`, unless RFC 1812 §4.3.2.7 forbids an error about this packet.
 #[allow(clippy::too_many_arguments)]

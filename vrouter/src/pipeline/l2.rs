@@ -1,13 +1,13 @@
 //! The L2 stage (br-int NORMAL and br-tun tables 1, 10, 20, 21): learn the source, look up
 //! the destination, flood what is unknown or multicast with split horizon.
 
-use super::{acl, local, output, tunnel, Dataplane, Io, SyncEvent};
+use super::{acl, arp_guard, local, output, tunnel, Dataplane, Io, SyncEvent};
 use crate::frame::Frame;
 use crate::state::Learn;
 use crate::state::Millis;
 use crate::stats::DropReason;
 use crate::tables::{Dest, NetConf, NetIdx, PortIdx, Snapshot};
-use crate::wire::{ethernet, Mac};
+use crate::wire::{be16, ethernet, Mac};
 
 /// Switches an untagged Ethernet frame of network `net` that came from `from`.
 #[inline]
@@ -33,12 +33,19 @@ pub(super) fn switch<F: Frame, O: Io<F>>(
         return Err(DropReason::InvalidSrcMac);
     }
     let netconf = snap.network(net).ok_or(DropReason::PortUnused)?;
-    if matches!(dp.mac.learn(net, src, from, now), Learn::New | Learn::Moved) {
-        dp.share(SyncEvent::Mac {
+    if from != Dest::Local && be16(d, 12) == ethernet::ethertype::ARP {
+        arp_guard::check(dp, snap, netconf, d)?;
+    }
+    match dp.mac.learn(net, src, from, now) {
+        Learn::New | Learn::Moved => dp.share(SyncEvent::Mac {
             net,
             mac: src,
             dest: from,
-        });
+        }),
+        // The model pins this address elsewhere (a local port, another peer, the
+        // appliance itself): the frame is not its owner's.
+        Learn::Conflict => return Err(DropReason::MacStaticConflict),
+        Learn::Static | Learn::Refreshed | Learn::Full => {}
     }
     if !dst.is_multicast() {
         if let Some(dest) = dp.mac.forward(net, dst, d.len()) {

@@ -7,7 +7,7 @@
 //! (RFC 1191) checks on the packet as it arrived → session created, headers rewritten →
 //! L2 rewrite towards the next hop → the egress network's L2 stage.
 
-use super::{fragments, icmp, l2, nat, Dataplane, Io, SyncEvent};
+use super::{fragments, icmp, l2, martian, nat, Dataplane, Io, SyncEvent};
 use crate::frame::Frame;
 use crate::state::fragments::Verdict;
 use crate::state::{FlowKey, Millis};
@@ -118,6 +118,14 @@ pub(super) fn input<F: Frame, O: Io<F>>(
     let m = parse(frame.data(), router as u16)?;
     frame.truncate(L3 + m.total);
     dp.stats.router.received += 1;
+    match martian::check(r, in_rp, frame.data(), &m) {
+        Ok(()) => {}
+        Err(martian::Refusal::Drop(reason)) => return Err(reason),
+        Err(martian::Refusal::BadOption(at)) => {
+            let msg = icmp::param_problem(at);
+            return icmp::error(dp, snap, in_port, net, r, in_rp, &frame, &m, msg, now, io);
+        }
+    }
 
     // An existing session decides the translation; an ICMP error is matched by the packet
     // it quotes; a later fragment follows its first.
@@ -251,7 +259,7 @@ pub(super) fn output<F: Frame, O: Io<F>>(
     io: &mut O,
 ) -> Result<(), DropReason> {
     let out = &r.ports[out_rp];
-    let mac = dp.router_neigh.lookup(next_hop);
+    let mac = dp.router_neigh.resolve(next_hop);
     ethernet::Repr {
         dst: mac.unwrap_or(Mac::ZERO),
         src: out.mac,
@@ -263,13 +271,15 @@ pub(super) fn output<F: Frame, O: Io<F>>(
     }
     use crate::state::neighbours::Hold;
     match dp.router_neigh.hold(next_hop, (out.net, frame), now) {
-        Hold::Held(true) => {
-            send_arp_request(
-                dp, snap, in_port, out.net, out.mac, out.ip, next_hop, now, io,
-            );
+        Hold::Held { request, dropped } => {
+            dp.stats.drops[DropReason::NeighbourEvicted as usize] += dropped as u64;
+            if request {
+                send_arp_request(
+                    dp, snap, in_port, out.net, out.mac, out.ip, next_hop, now, io,
+                );
+            }
             Ok(())
         }
-        Hold::Held(false) => Ok(()),
         Hold::Full(_) => Err(DropReason::NeighbourQueueFull),
     }
 }

@@ -58,14 +58,19 @@ fn arp_input<F: Frame, O: Io<F>>(
     let pkt = arp::Packet::new_checked(body).map_err(|_| DropReason::Malformed)?;
     let req = arp::Repr::parse(&pkt).map_err(|_| DropReason::NotForUs)?;
     let me = net.local_by_ip(req.tpa);
-    // RFC 826: a router updates the sender it knows, and adds it when it is the target.
+    // RFC 826: a router updates the sender it knows, and adds it when it is the target and
+    // the sender is on the target address's subnet (as Linux's arp_process: only for
+    // requests to its own address, only for on-link senders).
     if req.sha.is_unicast()
         && net
             .locals
             .iter()
             .any(|l| matches!(l.kind, LocalKind::Router(_)))
     {
-        let for_router = me.is_some_and(|l| matches!(l.kind, LocalKind::Router(_)));
+        let for_router = me.is_some_and(|l| {
+            let m = crate::tables::router::mask(l.prefix_len);
+            matches!(l.kind, LocalKind::Router(_)) && req.spa & m == l.ip & m
+        });
         l3::neighbour_seen(dp, snap, in_port, req.spa, req.sha, for_router, now, io);
     }
     let Some(me) = me else {

@@ -8,14 +8,17 @@
 //! counts it against the ingress device.
 
 mod acl;
+mod arp_guard;
 mod classify;
 mod dhcp;
 mod fragment;
 mod fragments;
 mod icmp;
+mod ipv6_guard;
 mod l2;
 mod l3;
 mod local;
+mod martian;
 mod nat;
 mod output;
 pub mod steer;
@@ -269,6 +272,8 @@ impl<F: Frame> Dataplane<F> {
 
 #[cfg(test)]
 mod acl_tests;
+#[cfg(test)]
+mod hostile_tests;
 #[cfg(test)]
 mod fragment_tests;
 #[cfg(test)]

@@ -467,3 +467,90 @@ fn arp_for_a_local_port_is_answered_and_other_broadcasts_are_ignored() {
     assert_eq!(r.dp.stats.local_ignored, 1);
     assert_eq!(r.dp.stats.total_drops(), 0);
 }
+
+#[test]
+fn a_tunnel_frame_cannot_take_over_a_local_ports_mac() {
+    let mut r = Rig::new();
+    r.snap
+        .static_macs
+        .push((NET, crate::Mac(MAC_B), Dest::Port(VM_B)));
+    r.dp.apply(&r.snap, 0);
+    r.resolve_c1();
+    let spoof = eth(MAC_A, MAC_B, 7);
+    let out = r.rx(UNDERLAY, &gre_in(C1_MAC, C1_IP, 2, &spoof));
+    assert!(out.is_empty(), "{out:?}");
+    assert_eq!(r.drops(DropReason::MacStaticConflict), 1);
+    // From another local port, unicast or broadcast: the same.
+    assert!(r.rx(VM_A, &eth([0xff; 6], MAC_B, 8)).is_empty());
+    assert_eq!(r.drops(DropReason::MacStaticConflict), 2);
+    let e = r.dp.mac.get(NET, crate::Mac(MAC_B)).unwrap();
+    assert_eq!((e.dest, e.is_static), (Dest::Port(VM_B), true));
+    assert_eq!(r.dp.mac.stats.moved, 0);
+    // The port's own frames still go, and frames for it still reach it.
+    assert!(!r.rx(VM_B, &eth([0xff; 6], MAC_B, 9)).is_empty());
+    let to_b = eth(MAC_B, MAC_R, 10);
+    let out = r.rx(UNDERLAY, &gre_in(C1_MAC, C1_IP, 2, &to_b));
+    assert_eq!(out, vec![(VM_B, to_b)]);
+    assert_eq!(r.dp.stats.total_drops(), 2);
+}
+
+const C2_MAC: [u8; 6] = [0x52, 0x54, 0, 0, 1, 0x41];
+
+#[test]
+fn underlay_arp_cannot_poison_a_static_neighbour_or_claim_the_endpoint() {
+    let mut r = Rig::new();
+    r.snap.underlay_neighbours = vec![(ip(C2_IP), crate::Mac(C2_MAC))];
+    r.dp.apply(&r.snap, 0);
+    let fake = [0x02, 0, 0, 0, 0, 0x66];
+    assert!(r
+        .rx(UNDERLAY, &arp(2, fake, C2_IP, LOCAL_MAC, LOCAL_IP))
+        .is_empty());
+    assert!(r
+        .rx(UNDERLAY, &arp(1, fake, C2_IP, [0; 6], LOCAL_IP))
+        .is_empty());
+    assert!(r
+        .rx(UNDERLAY, &arp(1, fake, LOCAL_IP, [0; 6], C1_IP))
+        .is_empty());
+    assert_eq!(r.drops(DropReason::ArpSpoofed), 3);
+    assert_eq!(
+        r.dp.underlay_neigh.lookup(ip(C2_IP)),
+        Some(crate::Mac(C2_MAC))
+    );
+    // The model's MAC is no spoof: answered.
+    let out = r.rx(UNDERLAY, &arp(1, C2_MAC, C2_IP, [0; 6], LOCAL_IP));
+    assert_eq!(out.len(), 1);
+}
+
+#[test]
+fn an_underlay_arp_flood_does_not_keep_a_new_peer_from_getting_gre() {
+    let mut r = Rig::new();
+    for n in 0..20_000u32 {
+        // Half from off the underlay subnet, half from on it.
+        let spa = if n % 2 == 0 {
+            (ip([172, 16, 0, 0]) + n).to_be_bytes()
+        } else {
+            [10, 0, 1, (50 + n % 200) as u8]
+        };
+        let sha = [0x02, 0xee, spa[0], spa[1], spa[2], spa[3]];
+        let out = r.rx(UNDERLAY, &arp(1, sha, spa, [0; 6], LOCAL_IP));
+        assert_eq!(out.len(), 1, "request {n} answered");
+    }
+    let known = r.dp.underlay_neigh.iter().count();
+    assert!(known <= 200, "only on-link senders are kept: {known}");
+    assert_eq!(r.dp.underlay_neigh.lookup(ip([172, 16, 0, 0])), None);
+    // A broadcast from vm A: ARP for both peers at once, GRE as soon as they answer.
+    let bcast = eth([0xff; 6], MAC_A, 1);
+    let out = r.rx(VM_A, &bcast);
+    assert_eq!(
+        out.len(),
+        4,
+        "two local copies and two ARP requests: {out:?}"
+    );
+    let out = r.rx(UNDERLAY, &arp(2, C2_MAC, C2_IP, LOCAL_MAC, LOCAL_IP));
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        (&out[0].1[0..6], &out[0].1[30..34]),
+        (&C2_MAC[..], &C2_IP[..])
+    );
+    assert_eq!(r.drops(DropReason::NeighbourQueueFull), 0);
+}

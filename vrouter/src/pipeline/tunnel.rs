@@ -71,14 +71,25 @@ fn arp_input<F: Frame, O: Io<F>>(
     if !req.sha.is_unicast() {
         return Err(DropReason::InvalidSrcMac);
     }
-    // RFC 826: update the sender if known; add it when the packet is for us.
-    if for_us {
+    // Nobody else speaks for the local endpoint, nor for a host whose MAC the model gives.
+    let claims_static = dp
+        .underlay_neigh
+        .static_mac(req.spa)
+        .is_some_and(|m| m != req.sha);
+    if req.spa == u.local_ip || claims_static {
+        return Err(DropReason::ArpSpoofed);
+    }
+    // RFC 826: update the sender if known; add it when the packet is for us and the sender
+    // is on the underlay subnet (Linux creates entries only for on-link senders of requests
+    // to its own address).
+    let create = for_us && u.next_hop(req.spa) == Some(req.spa);
+    if create {
         dp.share(SyncEvent::UnderlayNeighbour {
             ip: req.spa,
             mac: req.sha,
         });
     }
-    release_held(dp, u, req.spa, req.sha, for_us, now, io);
+    release_held(dp, u, req.spa, req.sha, create, now, io);
     if !for_us {
         return Err(DropReason::NotForUs);
     }
@@ -184,7 +195,7 @@ pub(super) fn encap<F: Frame, O: Io<F>>(
         return Err(DropReason::TooBig);
     }
     let ident = dp.next_ident();
-    let mac = dp.underlay_neigh.lookup(next_hop);
+    let mac = dp.underlay_neigh.resolve(next_hop);
     let d = frame.push(ENCAP_LEN).ok_or(DropReason::NoBuffer)?;
     ethernet::Repr {
         dst: mac.unwrap_or(Mac::ZERO),
@@ -217,8 +228,9 @@ pub(super) fn encap<F: Frame, O: Io<F>>(
         return Ok(());
     }
     match dp.underlay_neigh.hold(next_hop, frame, now) {
-        Hold::Held(first) => {
-            if first {
+        Hold::Held { request, dropped } => {
+            dp.stats.drops[DropReason::NeighbourEvicted as usize] += dropped as u64;
+            if request {
                 send_arp_request(dp, snap, next_hop, io);
             }
             Ok(())

@@ -2,8 +2,10 @@
 //!
 //! Entries are learned from source addresses (also of frames decapsulated from a tunnel,
 //! like br-tun's table 10 `learn`) and age out after `aging_secs` without a frame from that
-//! address. Static entries come from the model and never age. The table is bounded: when
-//! full, new addresses are not learned (their frames are flooded) and each refusal counts.
+//! address. Static entries come from the model and never age nor move: a frame from their
+//! address arriving from anywhere else is a conflict, for the caller to drop. The table is
+//! bounded: when full, new addresses are not learned (their frames are flooded) and each
+//! refusal counts.
 
 use super::Millis;
 use crate::tables::{Dest, MacTableConf, NetIdx, Snapshot};
@@ -34,8 +36,11 @@ pub enum Learn {
     Refreshed,
     /// An existing entry moved to another port or peer.
     Moved,
-    /// A static entry: left as it is.
+    /// A static entry, and the frame came from where it points: left as it is.
     Static,
+    /// A static entry that points elsewhere: left as it is; the frame claims an address
+    /// that is not its sender's.
+    Conflict,
     /// The table is full: not learned.
     Full,
 }
@@ -151,10 +156,9 @@ impl MacTable {
         let result = self.learn_in_table(k, from, now);
         if result != Learn::Full {
             // Learning the same again now would find the entry in place behind `from`.
-            let result = if result == Learn::Static {
-                Learn::Static
-            } else {
-                Learn::Refreshed
+            let result = match result {
+                Learn::Static | Learn::Conflict => result,
+                _ => Learn::Refreshed,
             };
             self.recent[slot] = Recent {
                 key: k,
@@ -171,7 +175,8 @@ impl MacTable {
     fn learn_in_table(&mut self, k: u64, from: Dest, now: Millis) -> Learn {
         let len = self.map.len();
         match self.map.get_mut(&k) {
-            Some(e) if e.is_static => Learn::Static,
+            Some(e) if e.is_static && e.dest == from => Learn::Static,
+            Some(e) if e.is_static => Learn::Conflict,
             Some(e) => {
                 e.last_seen = now;
                 if e.dest == from {
@@ -333,6 +338,25 @@ mod tests {
         t.expire(300_007);
         assert!(t.is_empty());
         assert_eq!(t.learn(10, A, Dest::Port(2), 300_007), Learn::New);
+    }
+
+    #[test]
+    fn static_entries_never_move_and_report_conflicts() {
+        use crate::tables::Snapshot;
+        let snap = Snapshot {
+            static_macs: vec![(10, A, Dest::Port(1))],
+            ..Snapshot::default()
+        };
+        let mut t = table(4);
+        t.apply(&snap, 0);
+        assert_eq!(t.learn(10, A, Dest::Port(1), 1), Learn::Static);
+        assert_eq!(t.learn(10, A, Dest::Peer(7), 2), Learn::Conflict);
+        assert_eq!(t.learn(10, A, Dest::Peer(7), 2), Learn::Conflict, "cached");
+        assert_eq!(t.learn(10, A, Dest::Port(2), 2), Learn::Conflict);
+        assert_eq!(t.learn(10, A, Dest::Port(1), 2), Learn::Static);
+        let e = t.get(10, A).unwrap();
+        assert_eq!((e.dest, e.is_static), (Dest::Port(1), true));
+        assert_eq!(t.stats.moved, 0);
     }
 
     #[test]
