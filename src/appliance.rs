@@ -12,13 +12,19 @@ use anyhow::{anyhow, bail, Context, Result};
 use control::Topology;
 use crossbeam_channel::{unbounded, Receiver};
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vrouter::tables::{PortIdx, Snapshot};
 
 /// Set by SIGINT/SIGTERM; every loop of the process ends when it is set.
 pub static STOP: AtomicBool = AtomicBool::new(false);
+
+/// The pipe that wakes the main thread: written by the signal handler and by a worker
+/// that ends (write end; -1 until [`install_signal_handlers`] made it).
+static WAKE_WR: AtomicI32 = AtomicI32::new(-1);
+/// The main thread's end of that pipe.
+static WAKE_RD: AtomicI32 = AtomicI32::new(-1);
 
 /// Per-lcore mbuf cache of the pool.
 const POOL_CACHE: u32 = 256;
@@ -46,12 +52,34 @@ pub struct Outcome {
     pub dump: Dump,
     /// The snapshot at the end (device names, networks).
     pub snapshot: Arc<Snapshot>,
+    /// Every device's own counters (rte_eth_stats) just before it closed, by device.
+    pub nic: Vec<control::plane::NicCounters>,
+    /// Mbufs of the pool, and how many were still out once every device had closed.
+    pub mbufs: (u32, u32),
 }
 
-/// Installs the SIGINT and SIGTERM handlers that set [`STOP`].
+/// Wakes the main thread (async-signal-safe: one write(2) to a non-blocking pipe).
+fn wake_main() {
+    let fd = WAKE_WR.load(Ordering::Relaxed);
+    if fd >= 0 {
+        // SAFETY: writes one byte from a static buffer; a full pipe (EAGAIN) already wakes.
+        unsafe {
+            libc::write(fd, b"x".as_ptr().cast(), 1);
+        }
+    }
+}
+
+/// Installs the SIGINT and SIGTERM handlers that set [`STOP`] and wake the main thread.
 pub fn install_signal_handlers() {
     extern "C" fn on_signal(_: libc::c_int) {
         STOP.store(true, Ordering::Relaxed);
+        wake_main();
+    }
+    let mut fds = [-1; 2];
+    // SAFETY: fds is a valid array of two ints for pipe2 to fill.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK | libc::O_CLOEXEC) } == 0 {
+        WAKE_RD.store(fds[0], Ordering::Relaxed);
+        WAKE_WR.store(fds[1], Ordering::Relaxed);
     }
     for sig in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
@@ -126,6 +154,7 @@ fn run_on<G>(
             Some(lcore) => {
                 eal.remote_launch(lcore, move || {
                     let _ = done_tx.send(worker.run());
+                    wake_main();
                     0
                 })
                 .map_err(|e| anyhow!("{e}"))?;
@@ -137,6 +166,7 @@ fn run_on<G>(
                     .name(format!("vrouter-worker{w}"))
                     .spawn(move || {
                         let _ = done_tx.send(worker.run());
+                        wake_main();
                     })
                     .context("starting a worker thread")?;
                 placements.push("a thread".to_string());
@@ -150,6 +180,7 @@ fn run_on<G>(
         topo.devices(),
         Arc::clone(&snapshot),
         opts.mbufs,
+        ports.iter().map(Port::id).collect(),
     ));
     let guard = control(Arc::clone(&plane));
     if guard.is_ok() {
@@ -184,17 +215,24 @@ fn run_on<G>(
         .into_iter()
         .reduce(Dump::merge)
         .ok_or_else(|| anyhow!("no worker ran"))?;
+    let nic = ports
+        .iter()
+        .map(|p| crate::plane::nic_counters(p.id()))
+        .collect();
     for mut port in ports {
         let name = port.name().to_string();
         port.stop()
             .and_then(|()| port.close())
             .map_err(|e| anyhow!("stopping {name}: {e}"))?;
     }
+    let mbufs = (opts.mbufs, pool.in_use());
     drop(pool);
     started?;
     Ok(Outcome {
         dump,
         snapshot: plane.snapshot(),
+        nic,
+        mbufs,
     })
 }
 
@@ -228,21 +266,52 @@ fn open_port(name: &str, devargs: &str, pool: &Arc<Mempool>, workers: u16) -> Re
     Ok(port)
 }
 
-/// The main thread's loop until [`STOP`] (at once unless `started`): periodic counter
-/// lines.
+/// The main thread's loop until [`STOP`] (at once unless `started`) or a worker ends:
+/// it sleeps in poll(2) on the wake pipe, up to the next periodic counter line.
 fn supervise(plane: &Plane, done: &Receiver<Dump>, started: bool, interval: Option<Duration>) {
-    let mut last = Instant::now();
+    let mut next_line = interval.map(|every| Instant::now() + every);
     while started && !STOP.load(Ordering::Relaxed) && done.is_empty() {
-        std::thread::sleep(Duration::from_millis(50));
-        let Some(every) = interval else { continue };
-        if last.elapsed() < every {
+        let timeout = next_line.map_or(-1, |at| {
+            let left = at.saturating_duration_since(Instant::now());
+            i32::try_from(left.as_millis()).unwrap_or(i32::MAX)
+        });
+        wait_for_wake(timeout);
+        let (Some(at), Some(every)) = (next_line, interval) else {
+            continue;
+        };
+        if Instant::now() < at || STOP.load(Ordering::Relaxed) {
             continue;
         }
-        last = Instant::now();
+        next_line = Some(Instant::now() + every);
         if let Some(d) = plane.worker_dump(Duration::from_secs(1)) {
             println!("{}", crate::report::summary_line(&plane.snapshot(), &d));
             let _ = std::io::stdout().flush();
         }
     }
     STOP.store(true, Ordering::Relaxed);
+}
+
+/// Sleeps until the wake pipe is written or `timeout_ms` (-1: no limit) passes, then
+/// empties the pipe. Without a pipe (no signal handlers installed), sleeps 50 ms at most.
+fn wait_for_wake(timeout_ms: i32) {
+    let fd = WAKE_RD.load(Ordering::Relaxed);
+    if fd < 0 {
+        let ms = if timeout_ms < 0 {
+            50
+        } else {
+            timeout_ms.min(50)
+        };
+        std::thread::sleep(Duration::from_millis(ms as u64));
+        return;
+    }
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd; the pipe stays open for the life of the process.
+    unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+    let mut buf = [0u8; 64];
+    // SAFETY: reads into a local buffer from a non-blocking pipe.
+    while unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
 }

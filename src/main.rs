@@ -122,7 +122,7 @@ fn run(args: Args) -> Result<()> {
             ServerOptions::default(),
         )?)
     })?;
-    print!("{}", report::full(&out.snapshot, &out.dump));
+    print!("{}", report::full(&out));
     Ok(())
 }
 
@@ -144,6 +144,13 @@ fn with_devargs(mut topo: Topology, devargs: &[(String, String)]) -> Result<Topo
     if let Err(errors) = topo.validate() {
         let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
         bail!("{} error(s):\n{}", list.len(), list.join("\n"));
+    }
+    if topo.devices().is_empty() {
+        let origin = topo.origin.as_deref().unwrap_or("the topology");
+        bail!(
+            "{origin}: no devices: no [[uplink]] and no locally bound [[port]] (an empty or \
+             comment-only file?); nothing to forward, refusing to start"
+        );
     }
     Ok(topo)
 }

@@ -1,19 +1,27 @@
-//! The appliance's side of the control plane: [`control::DataPlane`] over the worker's
-//! command channel. A published topology is compiled for the devices attached at start
-//! and handed to the worker, which picks it up between two bursts without stopping.
+//! The appliance's side of the control plane: [`control::DataPlane`] over the workers'
+//! command channels. A published topology is compiled for the devices attached at start
+//! and handed to every worker, which picks it up between two bursts without stopping and
+//! says so; `publish` returns once every worker runs it, so that a change is in force for
+//! the very next packet when the client gets its answer.
 
 use crate::worker::{Command, Dump};
 use control::api::ApiError;
+use control::plane::NicCounters;
 use control::{DataPlane, MacFlow, Neighbour, RouteFlow, SessionFlow, Topology, ViewData};
 use crossbeam_channel::{bounded, Sender};
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use vrouter::stats::DropReason;
+use vrouter::stats::Named;
 use vrouter::tables::Snapshot;
 
 /// How long a view waits for the worker's copy of its state.
 const DUMP_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a change waits for every worker to run it. A polling worker takes it within
+/// a few milliseconds (it looks at its commands every 64 polls); one that does not in this
+/// long is stuck, and the change is refused and withdrawn.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The workers as the control plane sees them.
 pub struct Plane {
@@ -25,21 +33,26 @@ pub struct Plane {
     current: Mutex<Arc<Snapshot>>,
     /// Mbufs the packet pool was made with.
     pool_size: u32,
+    /// The DPDK port numbers of the attached devices, in attachment order.
+    port_ids: Vec<u16>,
 }
 
 impl Plane {
-    /// The workers reached through `commands`, running `snapshot` on the devices `attached`.
+    /// The workers reached through `commands`, running `snapshot` on the devices `attached`
+    /// (DPDK ports `port_ids`).
     pub fn new(
         commands: Vec<Sender<Command>>,
         attached: Vec<(String, String)>,
         snapshot: Arc<Snapshot>,
         pool_size: u32,
+        port_ids: Vec<u16>,
     ) -> Plane {
         Plane {
             commands,
             attached,
             current: Mutex::new(snapshot),
             pool_size,
+            port_ids,
         }
     }
 
@@ -101,9 +114,37 @@ impl DataPlane for Plane {
         let snap = control::compile(topo, &names, current.generation + 1)
             .map_err(|e| ApiError::invalid(e.to_string()))?;
         let snap = Arc::new(snap);
+        let (ack_tx, ack_rx) = bounded(self.commands.len());
         for c in &self.commands {
-            c.send(Command::Publish(Arc::clone(&snap)))
+            c.send(Command::Publish(Arc::clone(&snap), Some(ack_tx.clone())))
                 .map_err(|_| ApiError::internal("a worker has stopped"))?;
+        }
+        let deadline = std::time::Instant::now() + PUBLISH_TIMEOUT;
+        let mut running = vec![false; self.commands.len()];
+        for _ in &self.commands {
+            match ack_rx.recv_deadline(deadline) {
+                Ok(w) => running[usize::from(w)] = true,
+                Err(_) => {
+                    // The workers that took it go back to the previous snapshot (and a stuck
+                    // one will too, once it reads its commands again).
+                    for c in &self.commands {
+                        let _ = c.send(Command::Publish(Arc::clone(&current), None));
+                    }
+                    let late: Vec<String> = running
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, r)| !**r)
+                        .map(|(w, _)| w.to_string())
+                        .collect();
+                    return Err(ApiError::internal(format!(
+                        "worker(s) {} did not take generation {} within {:?} (not polling?); \
+                         change withdrawn",
+                        late.join(", "),
+                        snap.generation,
+                        PUBLISH_TIMEOUT
+                    )));
+                }
+            }
         }
         *current = snap;
         Ok(())
@@ -137,6 +178,8 @@ impl DataPlane for Plane {
             workers: self.commands.len() as u16,
             mbufs: (d.mbufs_in_use, self.pool_size),
             steering: (d.stats.handed_off, d.stats.sync_sent, d.stats.sync_applied),
+            nic: self.port_ids.iter().map(|&id| nic_counters(id)).collect(),
+            counters: counters(&d),
             generation: d.generation,
             uptime_ms: d.uptime_ms,
             ports: ports.collect(),
@@ -213,4 +256,43 @@ fn sessions(d: &Dump) -> Vec<SessionFlow> {
         age_ms: d.uptime_ms.saturating_sub(s.last_seen),
     });
     rows.collect()
+}
+
+/// The device counters of DPDK port `id` (zero once it is closed).
+pub fn nic_counters(id: u16) -> NicCounters {
+    crate::dpdk::eth_stats(id).map_or_else(
+        |_| NicCounters::default(),
+        |s| NicCounters {
+            ipackets: s.ipackets,
+            opackets: s.opackets,
+            ierrors: s.ierrors,
+            imissed: s.imissed,
+            rx_nombuf: s.rx_nombuf,
+            oerrors: s.oerrors,
+        },
+    )
+}
+
+/// The stages' counters by group, as `stats` shows them.
+pub fn counters(d: &Dump) -> Vec<(&'static str, Vec<(&'static str, u64)>)> {
+    let st = &d.stats;
+    let events = vec![
+        ("gre_decap", st.gre_decap),
+        ("gre_encap", st.gre_encap),
+        ("flooded", st.flooded),
+        ("arp_replies", st.arp_replies),
+        ("arp_requests", st.arp_requests),
+        ("arp_replies_received", st.arp_replies_received),
+        ("local_ignored", st.local_ignored),
+    ];
+    let mut conntrack = d.conntrack.0.named();
+    conntrack.push(("live", d.conntrack.1 as u64));
+    vec![
+        ("events", events),
+        ("router", st.router.named()),
+        ("security_groups", st.acl.named()),
+        ("conntrack", conntrack),
+        ("dhcp", st.dhcp.named()),
+        ("mac_table", d.mac_events.named()),
+    ]
 }

@@ -1,6 +1,7 @@
 //! Text renderings of a worker's state for people: per-device counters as ifconfig shows
 //! them, drop reasons, and the MAC table as `dump-flows` of br-tun table 20 would list it.
 
+use crate::appliance::Outcome;
 use crate::worker::Dump;
 use std::fmt::Write;
 use std::net::Ipv4Addr;
@@ -32,8 +33,11 @@ pub fn summary_line(snap: &Snapshot, d: &Dump) -> String {
     s
 }
 
-/// The full report printed when the appliance stops.
-pub fn full(snap: &Snapshot, d: &Dump) -> String {
+/// The full report printed when the appliance stops: per device (the pipeline's
+/// counters, then the device's own), drops, stage counters, tables, and the mbufs that
+/// did not come back to the pool.
+pub fn full(out: &Outcome) -> String {
+    let (snap, d) = (&out.snapshot, &out.dump);
     let mut s = String::new();
     let _ = writeln!(s, "== devices");
     for (i, c) in d.stats.ports.iter().enumerate() {
@@ -43,6 +47,10 @@ pub fn full(snap: &Snapshot, d: &Dump) -> String {
             "{name:<16} RX packets:{} bytes:{} dropped:{}\n{:<16} TX packets:{} bytes:{} dropped:{}",
             c.rx_packets, c.rx_bytes, c.rx_dropped, "", c.tx_packets, c.tx_bytes, c.tx_dropped
         );
+        if let Some(n) = out.nic.get(i) {
+            let fields: Vec<String> = n.named().iter().map(|(k, v)| format!("{k}:{v}")).collect();
+            let _ = writeln!(s, "{:<16} NIC {}", "", fields.join(" "));
+        }
     }
     let _ = writeln!(s, "== drops");
     for &r in DropReason::ALL {
@@ -113,6 +121,16 @@ pub fn full(snap: &Snapshot, d: &Dump) -> String {
     }
     neighbours(&mut s, "underlay neighbours", &d.neighbours);
     router(&mut s, snap, d);
+    for (group, counters) in crate::plane::counters(d) {
+        let fields: Vec<String> = counters.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(s, "== counters {group}: {}", fields.join(" "));
+    }
+    let (total, out_of_pool) = out.mbufs;
+    let _ = writeln!(
+        s,
+        "== mbufs returned: {} of {total} ({out_of_pool} still out after the devices closed)",
+        total - out_of_pool.min(total)
+    );
     s
 }
 

@@ -72,8 +72,9 @@ impl Links {
 
 /// What the control thread asks a worker.
 pub enum Command {
-    /// Use this snapshot from the next burst on.
-    Publish(Arc<Snapshot>),
+    /// Use this snapshot from the next burst on, then send this worker's number on the
+    /// line (if any) to say it runs it.
+    Publish(Arc<Snapshot>, Option<Sender<u16>>),
     /// Send a copy of the state.
     Dump(Sender<Dump>),
 }
@@ -270,6 +271,8 @@ pub struct Worker {
     stop: &'static AtomicBool,
     busy_poll: bool,
     clock: Clock,
+    /// This worker's number.
+    id: u16,
 }
 
 impl Worker {
@@ -308,6 +311,7 @@ impl Worker {
             stop,
             busy_poll,
             clock,
+            id: links.id,
         }
     }
 
@@ -381,9 +385,13 @@ impl Worker {
     fn serve_commands(&mut self) {
         while let Ok(cmd) = self.commands.try_recv() {
             match cmd {
-                Command::Publish(snap) => {
+                Command::Publish(snap, ack) => {
                     self.dp.apply(&snap, self.clock.now_ms());
                     self.snap = snap;
+                    if let Some(ack) = ack {
+                        // The publisher may have given up waiting; nothing to do then.
+                        let _ = ack.send(self.id);
+                    }
                 }
                 Command::Dump(reply) => {
                     // The requester may have given up waiting; nothing to do then.

@@ -114,7 +114,10 @@ fn rule(topo: &Topology, group: &str, index: usize, r: &Rule) -> AclRule {
         Remote::Any
     };
     AclRule {
-        id: r.id.clone().unwrap_or_else(|| format!("{group}#{index}")),
+        id: r
+            .id
+            .clone()
+            .unwrap_or_else(|| crate::model::rule_id(group, index)),
         group: group.to_owned(),
         proto,
         ports,

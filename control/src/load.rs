@@ -50,6 +50,7 @@ pub fn load_str(text: &str, origin: &str) -> Result<Topology, LoadError> {
     let mut topo: Topology =
         toml::from_str(text).map_err(|e| LoadError::Parse(parse_message(text, origin, &e)))?;
     topo.origin = Some(origin.to_owned());
+    topo.name_unnamed_rules();
     topo.validate().map_err(LoadError::Invalid)?;
     Ok(topo)
 }

@@ -44,6 +44,43 @@ pub struct ViewData {
     /// Frames handed to the worker that owns their flow; learned state sent to and applied
     /// from other workers.
     pub steering: (u64, u64, u64),
+    /// Every attached device's own counters (its driver's), in attachment order.
+    pub nic: Vec<NicCounters>,
+    /// The stages' counters by group (`router`, `security_groups`, `conntrack`, …), each
+    /// as (name, value).
+    pub counters: Vec<(&'static str, Vec<(&'static str, u64)>)>,
+}
+
+/// A device's own counters (rte_eth_stats): what its driver received and sent, and what
+/// it dropped before the pipeline saw a frame (`ierrors`: e.g. a frame over its MTU).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NicCounters {
+    /// Frames the device received.
+    pub ipackets: u64,
+    /// Frames the device sent.
+    pub opackets: u64,
+    /// Frames received in error and dropped by the device.
+    pub ierrors: u64,
+    /// Frames the device dropped because its rx queues were full.
+    pub imissed: u64,
+    /// Frames dropped because no mbuf was free to receive them.
+    pub rx_nombuf: u64,
+    /// Frames the device failed to send.
+    pub oerrors: u64,
+}
+
+impl NicCounters {
+    /// The counters as (name, value), in the order views show them.
+    pub fn named(&self) -> [(&'static str, u64); 6] {
+        [
+            ("ipackets", self.ipackets),
+            ("opackets", self.opackets),
+            ("ierrors", self.ierrors),
+            ("imissed", self.imissed),
+            ("rx_nombuf", self.rx_nombuf),
+            ("oerrors", self.oerrors),
+        ]
+    }
 }
 
 /// One VM port's compiled security groups and how often each rule let a connection in.

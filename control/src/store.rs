@@ -1,7 +1,8 @@
 //! Persistence: the whole model as JSON in `<state dir>/state.json`, replaced atomically
 //! and durably (temp file, fsync, rename, fsync of the directory) so that a crash at any
 //! point leaves either the old state or the new one. A leftover temp file is ignored; a
-//! file that does not parse or validate is an error, never silently replaced.
+//! file that does not parse or validate, or a symbolic link to nothing, is an error, never
+//! silently replaced.
 
 use crate::model::Topology;
 use crate::validate::lines;
@@ -76,7 +77,20 @@ impl Store {
         let shown = path.display().to_string();
         let text = match fs::read(&path) {
             Ok(text) => text,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // Nothing there: a first start. A link to nothing is not that: saving
+                // would replace the operator's link with a file.
+                return match fs::read_link(&path) {
+                    Ok(target) => Err(StoreError::Corrupt {
+                        path: shown,
+                        message: format!(
+                            "a symbolic link to {}, which does not exist; refusing to replace it",
+                            target.display()
+                        ),
+                    }),
+                    Err(_) => Ok(None),
+                };
+            }
             Err(source) => {
                 return Err(StoreError::Io {
                     path: shown,
@@ -93,7 +107,8 @@ impl Store {
             let msg = format!("version {} (this vrouter reads {VERSION})", file.version);
             return Err(corrupt(msg));
         }
-        let topo = file.topology;
+        let mut topo = file.topology;
+        topo.name_unnamed_rules();
         topo.validate().map_err(|errors| corrupt(lines(&errors)))?;
         Ok(Some(topo))
     }

@@ -76,9 +76,17 @@ pub fn dump_flows(topo: &Topology, d: &ViewData) -> Value {
     })
 }
 
-/// `stats`: counters per device and per drop reason, packet buffers, workers.
+/// `stats`: counters per device (the pipeline's and the device's own), per drop reason,
+/// per stage (router, security groups, conntrack, …), packet buffers, workers.
 pub fn stats(d: &ViewData) -> Value {
-    let ports = d.ports.iter().map(|(name, c)| {
+    let ports = d.ports.iter().enumerate().map(|(i, (name, c))| {
+        let nic: Map<String, Value> = d
+            .nic
+            .get(i)
+            .map(|n| n.named().map(|(k, v)| (k.to_owned(), json!(v))))
+            .into_iter()
+            .flatten()
+            .collect();
         json!({
             "name": name,
             "rx_packets": c.rx_packets,
@@ -87,6 +95,7 @@ pub fn stats(d: &ViewData) -> Value {
             "tx_packets": c.tx_packets,
             "tx_bytes": c.tx_bytes,
             "tx_dropped": c.tx_dropped,
+            "nic": nic,
         })
     });
     let drops: Map<String, Value> = d
@@ -94,7 +103,7 @@ pub fn stats(d: &ViewData) -> Value {
         .iter()
         .map(|(reason, n)| ((*reason).to_owned(), json!(n)))
         .collect();
-    json!({
+    let mut v = json!({
         "generation": d.generation,
         "uptime_ms": d.uptime_ms,
         "workers": d.workers,
@@ -104,7 +113,15 @@ pub fn stats(d: &ViewData) -> Value {
         "sync_applied": d.steering.2,
         "ports": Value::Array(ports.collect()),
         "drops": drops,
-    })
+    });
+    for (group, counters) in &d.counters {
+        let group_counters: Map<String, Value> = counters
+            .iter()
+            .map(|(k, n)| ((*k).to_owned(), json!(n)))
+            .collect();
+        v[*group] = Value::Object(group_counters);
+    }
+    v
 }
 
 /// `security_group.chains`: every filtered port's chains, as `iptables -S` lines, with the

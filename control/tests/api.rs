@@ -9,7 +9,7 @@ use control::service::Service;
 use control::store::Store;
 use control::{load_file, DataPlane, Topology, ViewData};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -513,4 +513,97 @@ fn the_socket_serves_many_clients_and_survives_bad_ones() {
 
     drop(server);
     assert!(!path.exists(), "the socket is removed on shutdown");
+}
+
+/// A full house of silent clients does not keep a new client out: it takes the slot of
+/// the one idle the longest, and is answered at once. A client that sends no complete
+/// request within the request timeout is told so and disconnected.
+#[test]
+fn silent_clients_neither_lock_others_out_nor_stay() {
+    let dir = TempDir::new("silent");
+    let (svc, _plane) = service(&dir.0.join("state"));
+    let path = dir.0.join("ctl.sock");
+    let opts = ServerOptions {
+        max_clients: 8,
+        request_timeout: Duration::from_millis(500),
+        ..ServerOptions::default()
+    };
+    let server = Server::start(&path, Arc::new(svc), opts).unwrap();
+    let silent: Vec<UnixStream> = (0..8)
+        .map(|_| UnixStream::connect(&path).unwrap())
+        .collect();
+    // Let the acceptor admit all of them before the newcomer.
+    std::thread::sleep(Duration::from_millis(100));
+    let start = Instant::now();
+    let mut c = Conn::open(&path);
+    let r = c.send(br#"{"id":1,"op":"network.list"}"#);
+    assert!(r.into_result().is_ok());
+    assert!(
+        start.elapsed() < Duration::from_millis(400),
+        "answered before any silent client timed out ({:?})",
+        start.elapsed()
+    );
+    let evicted = silent
+        .iter()
+        .filter(|s| {
+            s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+            matches!((&mut &**s).read(&mut [0u8; 64]), Ok(0))
+        })
+        .count();
+    assert_eq!(evicted, 1, "exactly the idlest client made room");
+
+    // A half request: the answer says why, then the connection ends.
+    let mut half = UnixStream::connect(&path).unwrap();
+    half.write_all(br#"{"id":2,"op":"netw"#).unwrap();
+    half.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let start = Instant::now();
+    let mut answer = String::new();
+    BufReader::new(&half).read_line(&mut answer).unwrap();
+    let waited = start.elapsed();
+    assert!(
+        answer.contains("no complete request within 500ms; closing"),
+        "{answer}"
+    );
+    assert!(
+        waited >= Duration::from_millis(400) && waited < Duration::from_secs(2),
+        "closed after the request timeout ({waited:?})"
+    );
+    assert_eq!(half.read(&mut [0u8; 16]).unwrap(), 0, "then disconnected");
+    drop(silent);
+    drop(server);
+}
+
+/// Only a stale socket is replaced: a regular file (or a directory) at the socket path is
+/// refused with what it is, and left as it was.
+#[test]
+fn a_regular_file_at_the_socket_path_is_refused() {
+    let dir = TempDir::new("notsock");
+    let path = dir.0.join("ctl.sock");
+    std::fs::write(&path, b"precious").unwrap();
+    let (svc, _plane) = service(&dir.0.join("state"));
+    let err = Server::start(&path, Arc::new(svc), ServerOptions::default())
+        .err()
+        .expect("refused");
+    assert!(matches!(err, ServerError::NotSocket { .. }), "{err}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "control socket {}: a regular file is in the way; only a stale socket is replaced \
+             (remove it or choose another --socket)",
+            path.display()
+        )
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), b"precious");
+
+    // A stale socket (nobody listening) is replaced.
+    std::fs::remove_file(&path).unwrap();
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    let (svc, _plane) = service(&dir.0.join("state2"));
+    let server = Server::start(&path, Arc::new(svc), ServerOptions::default()).unwrap();
+    let mut c = Conn::open(&path);
+    assert!(c
+        .send(br#"{"id":1,"op":"network.list"}"#)
+        .into_result()
+        .is_ok());
+    drop(server);
 }

@@ -27,15 +27,15 @@
 //!   sends from its own MAC carries correct IPv4, UDP and ICMP checksums (NAT and TTL
 //!   updates are incremental, RFC 1624), and every ARP packet it sends is a minimum frame.
 //!
-//! At the end, time runs on until ARP gave up on every unresolved next hop: no frame may be
-//! left held.
+//! At the end, time runs on until no ARP timer is pending (every unresolved next hop given
+//! up, every refresh that is due done), within a bound: then no frame may be left held.
 
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::OnceLock;
 use vrouter::pipeline::{Dataplane, Io};
 use vrouter::state::neighbours::{
-    HOLD_PER_ENTRY, MAX_ENTRIES, MAX_PENDING, MAX_REQUESTS, RETRY_MS,
+    Neighbour, HOLD_PER_ENTRY, MAX_ENTRIES, MAX_PENDING, MAX_REQUESTS, REFRESH_MS, RETRY_MS,
 };
 use vrouter::state::{leases, Dir, Millis};
 use vrouter::stats::Stats;
@@ -401,18 +401,54 @@ pub fn run(data: &[u8]) -> Stats {
         input = rest;
         run.frame(port, bytes.to_vec(), op & 8 != 0);
     }
-    // ARP gives up on a next hop after MAX_REQUESTS unanswered requests, and the held frames
-    // go. A router's last request, flooded to the tunnels, may wait as long again for the
-    // underlay's next hop: after that, nothing is held.
-    for _ in 0..2 * (MAX_REQUESTS + 1) {
+    // Time runs on until no ARP timer is pending: ARP gives up on a next hop after
+    // MAX_REQUESTS unanswered requests and the held frames go; a router's request (also a
+    // refresh of a resolved neighbour, which may start during the drain) flooded to the
+    // tunnels may wait as long again for the underlay's next hop. Every chain of timers ends
+    // within DRAIN_TICKS; then nothing may be held.
+    let mut ticks = 0;
+    while run.timers_pending() {
+        assert!(
+            ticks < DRAIN_TICKS,
+            "ARP timers still pending after {ticks} s of silence"
+        );
         run.tick(RETRY_MS);
+        ticks += 1;
     }
     assert_eq!(
         run.sink.ledger.live.get(),
         0,
-        "frames still held at the end"
+        "frames still held with no ARP timer pending"
     );
     run.dp.stats.clone()
+}
+
+/// Ticks (one a second) after which every ARP timer has ended: a resolved neighbour
+/// starts its refresh within REFRESH_MS, asks MAX_REQUESTS times, and each request flooded
+/// to a tunnel peer may wait for the underlay's next hop as long again.
+const DRAIN_TICKS: u64 = REFRESH_MS / RETRY_MS + 2 * (MAX_REQUESTS as u64 + 1);
+
+impl Run {
+    /// Whether an ARP timer is pending that may still send or drop a frame: a neighbour
+    /// being resolved, or a resolved one whose refresh has started or is due and has
+    /// requests left to send.
+    fn timers_pending(&self) -> bool {
+        let now = self.now;
+        let dp = &self.dp;
+        dp.underlay_neigh.iter().any(|(_, n)| arp_pending(n, now))
+            || dp.router_neigh.iter().any(|(_, n)| arp_pending(n, now))
+            // Fragments waiting for their first are dropped within 30 s (ipfrag_time).
+            || dp.fragments.held() > 0
+    }
+}
+
+/// Whether neighbour `n` is being resolved, or resolved with a refresh started or due at
+/// `now` and requests left to send.
+fn arp_pending<F>(n: &Neighbour<F>, now: Millis) -> bool {
+    !n.is_static
+        && (n.mac.is_none()
+            || (now.saturating_sub(n.updated) + RETRY_MS >= REFRESH_MS
+                && n.requests < MAX_REQUESTS))
 }
 
 /// An input event, to build seeds with.

@@ -175,7 +175,7 @@ fn stats(v: &Value) -> String {
     for p in items(v, "ports") {
         let _ = writeln!(
             s,
-            "{:<16}RX packets:{} bytes:{} dropped:{}\n{:<16}TX packets:{} bytes:{} dropped:{}\n",
+            "{:<16}RX packets:{} bytes:{} dropped:{}\n{:<16}TX packets:{} bytes:{} dropped:{}",
             text(p, "name"),
             num(p, "rx_packets"),
             num(p, "rx_bytes"),
@@ -185,7 +185,14 @@ fn stats(v: &Value) -> String {
             num(p, "tx_bytes"),
             num(p, "tx_dropped"),
         );
+        let _ = writeln!(s, "{:<16}NIC {}\n", "", fields(p.get("nic"), ":"));
     }
+    for group in STAT_GROUPS {
+        if v.get(group).is_some() {
+            let _ = writeln!(s, "{group}: {}", fields(v.get(group), " "));
+        }
+    }
+    s.push('\n');
     let drops = v.get("drops").and_then(Value::as_object);
     let rows: Vec<Vec<String>> = drops
         .into_iter()
@@ -195,6 +202,27 @@ fn stats(v: &Value) -> String {
         .collect();
     s.push_str(&table::boxed(&["drop reason", "packets"], &rows));
     s
+}
+
+/// The stage counter groups of `stats`, in the order they are printed.
+const STAT_GROUPS: [&str; 6] = [
+    "events",
+    "router",
+    "security_groups",
+    "conntrack",
+    "dhcp",
+    "mac_table",
+];
+
+/// The counters of a JSON object as `name<sep>value` separated by spaces.
+fn fields(v: Option<&Value>, sep: &str) -> String {
+    let fields: Vec<String> = v
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(k, n)| format!("{k}{sep}{}", n.as_u64().unwrap_or_default()))
+        .collect();
+    fields.join(" ")
 }
 
 /// `iptables -S`-like chains of every filtered port, rule hits in brackets.

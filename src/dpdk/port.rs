@@ -36,6 +36,27 @@ pub struct PortStats {
     pub rx_chained_dropped: u64,
 }
 
+/// The device counters (rte_eth_stats_get) of the port numbered `id`: an error once it
+/// is closed. Any thread may ask; the driver's counters are read, not reset.
+pub fn eth_stats(id: u16) -> Result<PortStats, DpdkError> {
+    // SAFETY: all-zero is a valid rte_eth_stats.
+    let mut s: ffi::rte_eth_stats = unsafe { std::mem::zeroed() };
+    // SAFETY: an out pointer to a local; an invalid or closed port id is an error return.
+    let ret = unsafe { ffi::rte_eth_stats_get(id, &mut s) };
+    DpdkError::check(ret, || format!("port {id}: reading stats"))?;
+    Ok(PortStats {
+        ipackets: s.ipackets,
+        opackets: s.opackets,
+        ibytes: s.ibytes,
+        obytes: s.obytes,
+        imissed: s.imissed,
+        ierrors: s.ierrors,
+        oerrors: s.oerrors,
+        rx_nombuf: s.rx_nombuf,
+        rx_chained_dropped: 0,
+    })
+}
+
 /// Link state (rte_eth_link_get_nowait).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LinkStatus {
@@ -332,22 +353,9 @@ impl Port {
 
     /// The port's counters.
     pub fn stats(&self) -> Result<PortStats, DpdkError> {
-        // SAFETY: all-zero is a valid rte_eth_stats.
-        let mut s: ffi::rte_eth_stats = unsafe { std::mem::zeroed() };
-        // SAFETY: valid port and out pointer.
-        let ret = unsafe { ffi::rte_eth_stats_get(self.shared.id, &mut s) };
-        DpdkError::check(ret, || format!("port {}: reading stats", self.name()))?;
-        Ok(PortStats {
-            ipackets: s.ipackets,
-            opackets: s.opackets,
-            ibytes: s.ibytes,
-            obytes: s.obytes,
-            imissed: s.imissed,
-            ierrors: s.ierrors,
-            oerrors: s.oerrors,
-            rx_nombuf: s.rx_nombuf,
-            rx_chained_dropped: self.shared.rx_chained_dropped.load(Ordering::Relaxed),
-        })
+        let mut s = eth_stats(self.shared.id)?;
+        s.rx_chained_dropped = self.shared.rx_chained_dropped.load(Ordering::Relaxed);
+        Ok(s)
     }
 
     /// Claims the flag of queue `q` in `taken`, so that each queue has one handle.

@@ -160,13 +160,25 @@ pub trait Merge {
     fn merge(&mut self, other: &Self);
 }
 
-/// Implements [`Merge`] for a struct of counters by adding each named field.
+/// A struct of counters listed by field name, for views.
+pub trait Named {
+    /// Every counter as (field name, value), in declaration order of the list.
+    fn named(&self) -> Vec<(&'static str, u64)>;
+}
+
+/// Implements [`Merge`] (adding each named field) and [`Named`] (listing them) for a
+/// struct of counters.
 #[macro_export]
 macro_rules! merge_fields {
     ($t:ty { $($f:ident),* $(,)? }) => {
         impl $crate::stats::Merge for $t {
             fn merge(&mut self, other: &Self) {
                 $(self.$f += other.$f;)*
+            }
+        }
+        impl $crate::stats::Named for $t {
+            fn named(&self) -> Vec<(&'static str, u64)> {
+                vec![$((stringify!($f), self.$f),)*]
             }
         }
     };

@@ -15,7 +15,7 @@ pub use neighbour::Neighbour;
 pub use network::{AllocationPool, Network, Route, Subnet, GRE_MTU, PLAIN_MTU};
 pub use port::{owner, AddressPair, Binding, FixedIp, Port};
 pub use router::{ExternalGateway, FloatingIp, Router};
-pub use security_group::{Direction, EtherType, Protocol, Rule, SecurityGroup};
+pub use security_group::{rule_id, Direction, EtherType, Protocol, Rule, SecurityGroup};
 pub use uplink::{TunnelPeer, Uplink, UplinkRole};
 
 use serde::{Deserialize, Serialize};

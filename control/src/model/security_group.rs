@@ -19,6 +19,27 @@ pub struct SecurityGroup {
     pub rules: Vec<Rule>,
 }
 
+impl super::Topology {
+    /// Gives every rule without an id the id `<group id>#<index>` (its place in the group
+    /// as loaded), the id the chains view shows: deterministic, so a file loaded twice
+    /// gives the same ids, and persisted from then on, so they stay when rules before it
+    /// are deleted.
+    pub fn name_unnamed_rules(&mut self) {
+        for g in &mut self.security_groups {
+            for (i, r) in g.rules.iter_mut().enumerate() {
+                if r.id.is_none() {
+                    r.id = Some(rule_id(&g.id, i));
+                }
+            }
+        }
+    }
+}
+
+/// The id of the rule at `index` of group `group` that was loaded without one.
+pub fn rule_id(group: &str, index: usize) -> String {
+    format!("{group}#{index}")
+}
+
 /// One allow rule.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

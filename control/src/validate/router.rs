@@ -51,6 +51,7 @@ pub(super) fn check_routers(topo: &Topology, subnets: &Subnets<'_>, r: &mut Repo
 /// Checks every floating IP: its external network and address, its port and router.
 pub(super) fn check_floatingips(topo: &Topology, subnets: &Subnets<'_>, r: &mut Report) {
     let mut addresses: HashMap<Ipv4Addr, &str> = HashMap::new();
+    let mut targets: HashMap<(String, String), &str> = HashMap::new();
     for (i, f) in topo.floatingips.iter().enumerate() {
         let loc = Loc::new("floatingip", &f.id, i);
         let net = &*f.floating_network_id;
@@ -68,9 +69,54 @@ pub(super) fn check_floatingips(topo: &Topology, subnets: &Subnets<'_>, r: &mut 
             } else {
                 addresses.insert(ip, &f.id);
             }
+            if let Some(msg) = port_address(topo, net, ip) {
+                r.add(&loc, "floating_ip_address", msg);
+            }
         }
         check_association(topo, f, &loc, r);
+        if let Some(target) = fixed_target(topo, f) {
+            if let Some(other) = targets.insert(target.clone(), &f.id) {
+                let msg = format!(
+                    "port {} fixed IP {} already has floatingip {other} (one floating IP per \
+                     fixed IP)",
+                    target.0, target.1
+                );
+                r.add(&loc, "port_id", msg);
+            }
+        }
     }
+}
+
+/// What a port other than a floating IP's holder uses `ip` on network `net` for, if any:
+/// a floating IP there would take the router gateway's (SNAT) or another port's address.
+fn port_address(topo: &Topology, net: &str, ip: Ipv4Addr) -> Option<String> {
+    let holder = topo.ports.iter().find(|p| {
+        p.network_id == net
+            && p.device_owner != owner::FLOATING_IP
+            && p.fixed_ips.iter().any(|x| x.ip_address.parse() == Ok(ip))
+    })?;
+    Some(if holder.device_owner == owner::ROUTER_GATEWAY {
+        format!(
+            "{ip} is the external gateway (SNAT) address of router {} (port {})",
+            holder.device_id, holder.id
+        )
+    } else {
+        format!("{ip} is the fixed IP of port {}", holder.id)
+    })
+}
+
+/// The (port, fixed IP) an associated floating IP maps to: its `fixed_ip_address`, or the
+/// port's first fixed IP.
+fn fixed_target(topo: &Topology, f: &FloatingIp) -> Option<(String, String)> {
+    let port_id = f.port_id.as_ref()?;
+    let fixed = match &f.fixed_ip_address {
+        Some(ip) => ip.clone(),
+        None => {
+            let port = topo.ports.iter().find(|p| &p.id == port_id)?;
+            port.fixed_ips.first()?.ip_address.clone()
+        }
+    };
+    Some((port_id.clone(), fixed))
 }
 
 /// The associated port and fixed IP exist, and the router has its gateway on the network.

@@ -72,6 +72,11 @@ pub(super) fn check(topo: &Topology, r: &mut Report) -> HashSet<Ipv4Addr> {
         let Some(ip) = parse_v4(&p.remote_ip, &loc, "remote_ip", r) else {
             continue;
         };
+        if let Some(why) = not_unicast_host(ip) {
+            let msg = format!("{ip} is {why}, not a unicast host a tunnel can reach");
+            r.add(&loc, "remote_ip", msg);
+            continue;
+        }
         if underlay.is_none() {
             r.add(
                 &loc,
@@ -94,14 +99,53 @@ pub(super) fn check(topo: &Topology, r: &mut Report) -> HashSet<Ipv4Addr> {
             kind: "mac_table",
             id: String::new(),
         };
-        if m.capacity == 0 {
-            r.add(&loc, "capacity", "must be at least 1");
-        }
+        check_capacity(m.capacity, MAX_MAC_TABLE_CAPACITY, &loc, r);
         if m.aging_secs == 0 {
             r.add(&loc, "aging_secs", "must be at least 1");
         }
     }
+    if let Some(c) = &topo.conntrack {
+        let loc = Loc {
+            kind: "conntrack",
+            id: String::new(),
+        };
+        check_capacity(c.capacity, MAX_CONNTRACK_CAPACITY, &loc, r);
+    }
     peers
+}
+
+/// Entries a `[mac_table] capacity` may ask for at most (the table is allocated at start).
+pub const MAX_MAC_TABLE_CAPACITY: usize = 1 << 22;
+/// Sessions a `[conntrack] capacity` may ask for at most, per worker: the table is
+/// allocated at start, about 214 B a session (3.4 GiB at this maximum).
+pub const MAX_CONNTRACK_CAPACITY: usize = 1 << 24;
+
+/// A table capacity is in 1..=`max`.
+fn check_capacity(capacity: usize, max: usize, loc: &Loc, r: &mut Report) {
+    if capacity == 0 {
+        r.add(loc, "capacity", "must be at least 1");
+    } else if capacity > max {
+        let msg = format!("{capacity} is over the maximum of {max}");
+        r.add(loc, "capacity", msg);
+    }
+}
+
+/// Why `ip` is not a unicast host address (RFC 1122 3.2.1.3, RFC 5771, RFC 1112 4):
+/// `None` when it is one.
+fn not_unicast_host(ip: Ipv4Addr) -> Option<&'static str> {
+    if ip.is_unspecified() || ip.octets()[0] == 0 {
+        Some("in 0.0.0.0/8 (\"this network\")")
+    } else if ip.is_broadcast() {
+        Some("the limited broadcast address")
+    } else if ip.is_loopback() {
+        Some("a loopback address")
+    } else if ip.is_multicast() {
+        Some("a multicast address")
+    } else if ip.octets()[0] >= 240 {
+        Some("in the reserved 240.0.0.0/4")
+    } else {
+        None
+    }
 }
 
 /// The underlay's address, MAC and gateway; returns its interface address if valid.
