@@ -11,6 +11,12 @@ packages=(
     tcpdump tshark python3-scapy hping3 nmap iperf3
     openvswitch-switch-dpdk
 )
+# The Neutron control plane that tests/e2e_neutron.rs drives the agent with (installed
+# without recommends: these are enough, and the services are started by the test).
+neutron_packages=(
+    mariadb-server rabbitmq-server neutron-server python3-neutron python3-neutron-lib
+    python3-openstackclient python3-pymysql
+)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -18,8 +24,14 @@ for p in "${packages[@]}"; do
         missing+=("$p")
     fi
 done
-if [ ${#missing[@]} -eq 0 ]; then
-    echo "install-deps: all ${#packages[@]} packages present"
+missing_neutron=()
+for p in "${neutron_packages[@]}"; do
+    if ! dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed$'; then
+        missing_neutron+=("$p")
+    fi
+done
+if [ ${#missing[@]} -eq 0 ] && [ ${#missing_neutron[@]} -eq 0 ]; then
+    echo "install-deps: all $((${#packages[@]} + ${#neutron_packages[@]})) packages present"
     exit 0
 fi
 
@@ -31,6 +43,12 @@ export DEBIAN_FRONTEND=noninteractive
 # tshark's wireshark-common would ask whether non-root users may capture: no.
 echo "wireshark-common wireshark-common/install-setuid boolean false" |
     "${sudo[@]}" debconf-set-selections
-echo "install-deps: installing ${missing[*]}"
+echo "install-deps: installing ${missing[*]} ${missing_neutron[*]}"
 "${sudo[@]}" apt-get update
-"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+if [ ${#missing[@]} -gt 0 ]; then
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+fi
+if [ ${#missing_neutron[@]} -gt 0 ]; then
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+        "${missing_neutron[@]}"
+fi
