@@ -38,15 +38,18 @@ pub(super) fn check<F>(
 
 /// True if a router with a port on `net` whose subnet holds `spa` knows `spa` from the
 /// model at a MAC other than `sha` (the routers' ARP cache is one table for all networks,
-/// so the static entry alone does not say which network it belongs to).
+/// so the static entry alone does not say which network it belongs to), and no port may
+/// send from `spa` with `sha` as an allowed address pair (a shared virtual address).
 fn pinned_elsewhere(snap: &Snapshot, net: &NetConf, spa: u32, sha: Mac) -> bool {
-    snap.routers.iter().any(|r| {
-        let on_net = r.ports.iter().any(|p| {
-            let m = mask(p.prefix_len);
-            p.net == net.local_vlan && spa & m == p.ip & m
-        });
-        on_net
-            && r.neighbours.iter().any(|&(ip, m)| ip == spa && m != sha)
-            && !r.neighbours.contains(&(spa, sha))
-    })
+    let pair = snap.acls.iter().flatten().any(|a| a.source_ok(sha, spa));
+    !pair
+        && snap.routers.iter().any(|r| {
+            let on_net = r.ports.iter().any(|p| {
+                let m = mask(p.prefix_len);
+                p.net == net.local_vlan && spa & m == p.ip & m
+            });
+            on_net
+                && r.neighbours.iter().any(|&(ip, m)| ip == spa && m != sha)
+                && !r.neighbours.contains(&(spa, sha))
+        })
 }
