@@ -275,6 +275,8 @@ mod acl_tests;
 #[cfg(test)]
 mod hostile_tests;
 #[cfg(test)]
+mod conntrack_tests;
+#[cfg(test)]
 mod fragment_tests;
 #[cfg(test)]
 mod multicore_tests;
