@@ -227,11 +227,34 @@ fn fragments_before_their_first_wait_for_it_and_leave_in_order() {
 }
 
 #[test]
+fn a_later_fragment_to_a_floating_ip_is_translated_without_waiting_for_its_first() {
+    let mut r = Rig::new(None);
+    let frags = split(&big_udp((QG, UP), UP_IP, FIP, (9, 9), 3000), 1480);
+    let out = r.rx(EXT, &frags[2]);
+    assert_eq!(out.len(), 1);
+    let want = {
+        let mut f = frags[2].clone();
+        f[0..12].copy_from_slice(&[VM2, QR].concat());
+        f[22] -= 1;
+        f[30..34].copy_from_slice(&VM2_IP);
+        f[24..26].copy_from_slice(&[0, 0]);
+        let c = checksum::checksum(&f[14..34]);
+        f[24..26].copy_from_slice(&c.to_be_bytes());
+        f
+    };
+    assert_eq!(out[0], (VM, want));
+    assert_eq!(r.dp.fragments.held(), 0);
+}
+
+#[test]
 fn a_fragment_whose_first_never_comes_is_dropped_and_counted_after_30_s() {
     let mut r = Rig::new(None);
-    let dg = big_udp((QG, UP), UP_IP, FIP, (9, 9), 3000);
+    let dg = big_udp((QG, UP), UP_IP, GW_IP, (9, 9), 3000);
     let frags = split(&dg, 1480);
-    assert!(r.rx(EXT, &frags[1]).is_empty());
+    assert!(
+        r.rx(EXT, &frags[1]).is_empty(),
+        "to the SNAT address: it waits"
+    );
     r.dp.tick(&r.snap, 1000 + TIMEOUT_MS - 1, &mut r.io);
     assert_eq!(r.drops(DropReason::FragmentTimeout), 0);
     r.dp.tick(&r.snap, 1000 + TIMEOUT_MS, &mut r.io);
@@ -321,6 +344,13 @@ fn at_a_filtered_port_later_fragments_pass_only_after_a_first_that_passed() {
     assert!(frames(&out, VM).is_empty(), "{out:?}");
     assert_eq!(r.drops(DropReason::SgDenied), 1);
     assert!(r.drops(DropReason::FragmentOrphan) >= 2);
+    // A lone later fragment to the floating IP is translated by address (1:1 NAT needs no
+    // first) and is an orphan at the port.
+    let mut dg = big_udp((QG, UP), UP_IP, FIP, (9, 5000), 3000);
+    dg[18..20].copy_from_slice(&[0x66, 0x66]);
+    let before = r.drops(DropReason::FragmentOrphan);
+    assert!(r.rx(EXT, &split(&dg, 1480)[2]).is_empty());
+    assert_eq!(r.drops(DropReason::FragmentOrphan), before + 1);
     // A VM's later fragment without a first is an orphan on its way out too.
     let mut dg = big_udp((QR, VM1), VM1_IP, REMOTE, (5000, 7), 3000);
     dg[18..20].copy_from_slice(&[0x77, 0x77]);

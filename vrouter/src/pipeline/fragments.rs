@@ -5,14 +5,16 @@
 //! later ones get only their addresses rewritten (the first fragment's L4 checksum update
 //! covered the whole datagram, RFC 1624); a first fragment addressed to the router records
 //! whether it was answered (echo) or not. A later fragment whose first has not come waits
-//! in a bounded pool when its datagram needs a translation or is for the router; one that
-//! needs none is routed at once (address-only decisions cannot differ between fragments).
+//! in a bounded pool when its datagram needs a port translation (SNAT to the gateway
+//! address) or is for the router; one that needs none, or only a floating IP's 1:1
+//! translation, is routed at once (address-only decisions are the same for every fragment).
 //! At a port, a later fragment passes only if its first fragment passed the filter, as
 //! Linux, which defragments before the filter, never lets an orphan fragment through; at a
 //! port the fragment is borrowed, not owned, so one arriving before its first is an orphan.
 //!
-//! Limit: with several workers a later fragment is steered to worker 0, which holds the
-//! first fragment's decision only for the flows it owns.
+//! Limit: with several workers a later fragment is steered to worker 0 ([`super::steer`]),
+//! which holds the first fragment's decision only for the flows it owns: fragments of
+//! SNAT flows owned by another worker wait there until they time out.
 
 use super::l3::{self, Ip4, L3};
 use super::{nat, Dataplane, Io};
@@ -103,7 +105,19 @@ pub(super) fn at_router<F>(
         Some(Verdict::Pass | Verdict::Pending) | None => {
             let for_router = r.owns(m.key.dst) && !r.fixed_of.contains_key(&m.key.dst);
             match nat::plan_new(r, in_rp, m) {
-                nat::Plan::Plain if !for_router => Later::Route(nat::Plan::Plain),
+                _ if for_router => Later::Wait,
+                nat::Plan::Plain => Later::Route(nat::Plan::Plain),
+                // 1:1 NAT (a floating IP) translates by address alone, as its first was.
+                plan @ nat::Plan::New {
+                    snat: None | Some(nat::Snat::Floating(_)),
+                    ..
+                } => {
+                    let t = nat::target(dp, &plan, m);
+                    Later::Route(nat::Plan::Follow {
+                        src: t.src,
+                        dst: t.dst,
+                    })
+                }
                 _ => Later::Wait,
             }
         }
