@@ -183,6 +183,8 @@ host = {HOST}
 state_path = {state}
 control_exchange = neutron
 debug = false
+# A call whose reply was lost with RabbitMQ or neutron-server is given up after this long.
+rpc_response_timeout = 10
 
 [agent]
 report_interval = {REPORT_INTERVAL}
@@ -430,7 +432,7 @@ def scenario(env):
     env.start_agent()
     wait_until("the agents alive again", lambda: agents_alive(env), 30)
     assert cli_agents_alive(env)
-    wait_until("the same state after the agent's restart", converged_same(since), 30)
+    wait_until("the same state after the agent's restart", converged_same(since), 45)
     sent, got = stop_ping(ping)
     assert sent > 50 and got == sent, f"pings during the agent's restart: {got}/{sent}"
     log(f"PASS: agent killed (agents dead) and restarted (alive), same state, {got}/{sent} pings")
@@ -440,7 +442,7 @@ def scenario(env):
     env.services("start-one", "rabbitmq")
     since = time.time()
     wait_until("the agents alive after RabbitMQ's restart", lambda: agents_alive(env), 60)
-    wait_until("the same state after RabbitMQ's restart", converged_same(since), 30)
+    wait_until("the same state after RabbitMQ's restart", converged_same(since), 45)
     sent, got = stop_ping(ping)
     assert sent > 30 and got == sent, f"pings during RabbitMQ's restart: {got}/{sent}"
     # Notifications flow again: a change made now reaches the appliance.
@@ -453,13 +455,13 @@ def scenario(env):
     env.services("start-one", "neutron-server")
     since = time.time()
     wait_until("the agents alive after neutron-server's restart", lambda: agents_alive(env), 40)
-    wait_until("the same state after neutron-server's restart", converged_same(since), 30)
+    wait_until("the same state after neutron-server's restart", converged_same(since), 45)
     log("PASS: neutron-server restarted, agents alive, same state")
 
     env.stop_vrouter(signal.SIGKILL)
     env.start_vrouter()
     since = time.time()
-    wait_until("the same state after the appliance's restart", converged_same(since), 30)
+    wait_until("the same state after the appliance's restart", converged_same(since), 45)
     wait_until("upstream reaches the gateway after the appliance's restart",
                lambda: subprocess.run(["ip", "netns", "exec", env.upstream, "ping", "-c", "1", "-W", "1", gw_ip],
                                       capture_output=True).returncode == 0, 15)
