@@ -294,5 +294,7 @@ pub fn counters(d: &Dump) -> Vec<(&'static str, Vec<(&'static str, u64)>)> {
         ("conntrack", conntrack),
         ("dhcp", st.dhcp.named()),
         ("mac_table", d.mac_events.named()),
+        ("underlay_neighbours", d.neighbour_events[0].named()),
+        ("router_neighbours", d.neighbour_events[1].named()),
     ]
 }

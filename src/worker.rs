@@ -90,6 +90,8 @@ pub struct Dump {
     pub macs: Vec<(NetIdx, Mac, MacEntry)>,
     /// MAC table events: learned, moved, aged, refused because full.
     pub mac_events: vrouter::state::mac_table::MacTableStats,
+    /// Neighbour table events (evictions, ARP ignored by static entries): underlay, routers.
+    pub neighbour_events: [vrouter::state::neighbours::NeighbourStats; 2],
     /// Underlay neighbours: address, MAC if resolved, milliseconds since confirmed.
     pub neighbours: Vec<(u32, Option<Mac>, u64)>,
     /// Router neighbours: address, MAC if resolved, milliseconds since confirmed.
@@ -116,6 +118,9 @@ impl Dump {
         self.macs
             .extend(o.macs.into_iter().filter(|m| !known.contains(&(m.0, m.1))));
         self.mac_events.merge(&o.mac_events);
+        for (mine, theirs) in self.neighbour_events.iter_mut().zip(&o.neighbour_events) {
+            mine.merge(theirs);
+        }
         merge_neighbours(&mut self.neighbours, o.neighbours);
         merge_neighbours(&mut self.router_neighbours, o.router_neighbours);
         let room = DUMP_SESSIONS.saturating_sub(self.sessions.len());
@@ -418,6 +423,7 @@ impl Worker {
             stats,
             macs: self.dp.mac.iter().map(|(n, m, e)| (n, m, *e)).collect(),
             mac_events: self.dp.mac.stats,
+            neighbour_events: [self.dp.underlay_neigh.stats, self.dp.router_neigh.stats],
             leases: self.dp.leases.iter().map(|(n, m, l)| (n, m, *l)).collect(),
             neighbours: self
                 .dp

@@ -300,6 +300,17 @@ fn hostile_traffic_is_dropped_counted_and_goes_nowhere() {
         String::from_utf8_lossy(&ping.stdout)
     );
     println!("(5) new upstream host reached in {took:?}");
+    let stats = stats_json(&vr);
+    let evicted = stats["router_neighbours"]["evicted"].as_u64();
+    assert!(
+        evicted.is_some(),
+        "(5) neighbour evictions are shown: {stats}"
+    );
+    println!(
+        "(5) router neighbours evicted {}, static entries kept against ARP {}",
+        evicted.unwrap_or(0),
+        stats["router_neighbours"]["static_kept"]
+    );
 
     drop(vr);
     println!("took {:?}", started.elapsed());
