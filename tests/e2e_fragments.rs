@@ -181,6 +181,17 @@ fn large_datagrams_and_pings_cross_nat_and_reach_the_router_orphans_do_not() {
     ping_9000(&up, "10.1.101.80");
 
     let stats = stats_json(&vr);
+    for (group, counter) in [
+        ("router", "fragments_tracked"),
+        ("router", "fragments_followed"),
+        ("security_groups", "fragments_passed"),
+    ] {
+        let n = stats[group][counter].as_u64();
+        assert!(
+            n.is_some_and(|n| n > 0),
+            "{group}.{counter} counts the fragments that followed their first: {stats}"
+        );
+    }
     for reason in ["fragment_orphan", "fragment_timeout", "fragment_table_full"] {
         assert_eq!(
             stats["drops"][reason].as_u64(),

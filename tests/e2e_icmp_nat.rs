@@ -118,6 +118,12 @@ fn port_unreachable_is_translated_both_ways_for_floating_ips_and_snat() {
         "refused",
         "vm002's connected UDP socket must get ECONNREFUSED through its floating IP"
     );
+    let stats = common::stats_json(&vr);
+    let translated = stats["router"]["icmp_errors_translated"].as_u64();
+    assert!(
+        translated.is_some_and(|n| n >= 3),
+        "the three errors are counted as translated: {stats}"
+    );
 
     drop(vr);
     eprintln!("e2e_icmp_nat took {:?}", started.elapsed());
