@@ -76,7 +76,7 @@ impl Rig {
         };
         // Start-up traffic out of the way: gratuitous ARPs, and their copies to the tunnel
         // peers, held for the underlay neighbours that never answer here (they time out
-        // after 3 s and count as neighbour_timeout).
+        // after 3 s and count as flood_peer_unresolved).
         rig.tick();
         rig.run_for(5);
         rig.out.sent.clear();

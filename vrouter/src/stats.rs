@@ -151,6 +151,10 @@ reasons! {
         ArpSpoofed => "arp_spoofed",
         /// Frames held for an unresolved next hop whose entry was evicted for a newer one.
         NeighbourEvicted => "neighbour_evicted",
+        /// A flooded frame's copy to a tunnel peer whose underlay address did not answer
+        /// ARP in time (the frame's other copies went out; counted apart from
+        /// `neighbour_timeout`, which loses a frame).
+        FloodPeerUnresolved => "flood_peer_unresolved",
     }
 }
 

@@ -200,7 +200,9 @@ impl<F: Frame> Dataplane<F> {
         fragments::expire(self, now);
         self.icmp_tokens = icmp::ERRORS_PER_SECOND;
         let out = self.underlay_neigh.tick(now);
-        self.stats.drops[DropReason::NeighbourTimeout as usize] += out.expired.len() as u64;
+        for frame in &out.expired {
+            self.stats.drops[tunnel::expired_reason(frame) as usize] += 1;
+        }
         for ip in out.requests {
             tunnel::send_arp_request(self, snap, ip, io);
         }

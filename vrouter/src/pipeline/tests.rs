@@ -416,14 +416,30 @@ fn oversized_frame_for_tunnel_and_unanswered_arp_are_counted() {
         1,
         "1472 bytes fit a 1500-byte underlay"
     );
-    // compute2 never answers: its held copy is dropped after three requests.
+    // compute2 never answers: its held copy of a broadcast is dropped after three
+    // requests, counted apart (the other copies went out); a unicast frame to a MAC
+    // behind compute2 held the same way is a lost frame.
     r.rx(VM_B, &eth([0xff; 6], MAC_B, 0));
     let mut io = TestIo::default();
     for t in [2000, 3000, 4000] {
         r.dp.tick(&r.snap, t, &mut io);
     }
     assert_eq!(io.sent.len(), 2, "two retries");
+    assert_eq!(r.drops(DropReason::FloodPeerUnresolved), 1);
+    assert_eq!(r.drops(DropReason::NeighbourTimeout), 0);
+    const BEHIND_C2: [u8; 6] = [0xfa, 0x16, 0x3e, 0x00, 0x00, 0x42];
+    r.rx(UNDERLAY, &gre_in(C2_MAC, C2_IP, 2, &eth(MAC_B, BEHIND_C2, 0)));
+    assert_eq!(r.dp.underlay_neigh.lookup(ip(C2_IP)), None, "GRE teaches no MAC");
+    let out = r.rx(VM_B, &eth(BEHIND_C2, MAC_B, 0));
+    assert!(
+        out.iter().all(|(p, f)| *p == UNDERLAY && f.len() <= 60),
+        "held, only an ARP request for compute2 goes out: {out:02x?}"
+    );
+    for t in [5000, 6000, 7000, 8000] {
+        r.dp.tick(&r.snap, t, &mut io);
+    }
     assert_eq!(r.drops(DropReason::NeighbourTimeout), 1);
+    assert_eq!(r.drops(DropReason::FloodPeerUnresolved), 1);
 }
 
 #[test]

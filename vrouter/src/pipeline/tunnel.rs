@@ -239,6 +239,16 @@ pub(super) fn encap<F: Frame, O: Io<F>>(
     }
 }
 
+/// Why a GRE frame held for the underlay's next hop is dropped when ARP gives up: a copy
+/// of a flooded frame (multicast or broadcast inside) is one of several and counted apart
+/// (`flood_peer_unresolved`); anything else is a lost frame (`neighbour_timeout`).
+pub(super) fn expired_reason<F: Frame>(frame: &F) -> DropReason {
+    match frame.data().get(ENCAP_LEN) {
+        Some(first) if first & 1 == 1 => DropReason::FloodPeerUnresolved,
+        _ => DropReason::NeighbourTimeout,
+    }
+}
+
 /// Broadcasts an ARP request for `ip` on the underlay.
 pub(super) fn send_arp_request<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
