@@ -21,8 +21,9 @@ socket for the ARP flood) from inside a namespace.
       from vm003 claiming 10.0.0.9, a gratuitous ARP claiming 10.0.0.1; on the underlay an
       ARP reply claiming L.
   hostile.py arp-flood --iface I --target T --count N
-      N ARP requests for T from random senders (random MACs; addresses random, one in four
-      on 10.1.101.0/24 but none of the hosts the test uses), through a raw socket.
+      N ARP requests for T from random senders (random MACs; addresses random, three in four
+      on Ext-Net, 10.1.0.0/16, but none in 10.1.101.0/24 where the test's hosts are),
+      through a raw socket.
 """
 
 import argparse
@@ -51,7 +52,7 @@ def martians_up(a):
     frames = [udp(a, src, FIP, f"martian-{what}") for src, what in [
         ("0.1.2.3", "zero-net"), ("127.0.0.1", "loopback"), ("224.0.0.5", "multicast"),
         ("240.0.0.1", "class-e"), ("255.255.255.255", "broadcast"),
-        ("10.1.101.255", "directed-broadcast"), ("10.1.101.80", "own-address"),
+        ("10.1.255.255", "directed-broadcast"), ("10.1.101.80", "own-address"),
         ("10.0.0.10", "internal-from-outside")]]
     frames += [udp(a, UP, dst, f"martian-{what}") for dst, what in [
         ("127.0.0.1", "to-loopback"), ("0.0.0.7", "to-zero-net"),
@@ -88,7 +89,7 @@ def martians_vm(a):
     src = "10.0.0.9"
     frames = [udp(a, src, dst, f"martian-{what}") for dst, what in [
         ("127.0.0.1", "to-loopback"), ("0.0.0.7", "to-zero-net"), ("240.0.0.1", "to-class-e"),
-        ("255.255.255.255", "to-broadcast"), ("10.1.101.255", "to-directed-broadcast"),
+        ("255.255.255.255", "to-broadcast"), ("10.1.255.255", "to-directed-broadcast"),
         ("224.0.0.9", "to-multicast")]]
     lsrr = IPOption(b"\x83\x07\x04\x0a\x01\x65\xfe\x00")
     frames.append(udp(a, src, UP, "martian-lsrr", [lsrr]))
@@ -143,9 +144,9 @@ def tunnel_spoof(a):
     return 0
 
 
-# Senders on Ext-Net the flood uses: not the appliance's (80-100), nor the upstream
-# router's or the host the test adds after the flood (200 and up).
-ON_LINK = list(range(1, 80)) + list(range(110, 200))
+# Third octets of the senders on Ext-Net (10.1.0.0/16) the flood uses: not 101, where the
+# appliance's, the upstream router's and the test's hosts are.
+ON_LINK = [x for x in range(256) if x != 101]
 
 
 def arp_flood(a):
@@ -155,8 +156,8 @@ def arp_flood(a):
     rnd = random.Random(7)
     for i in range(a.count):
         mac = bytes([0x02, rnd.randrange(256)]) + rnd.randbytes(4)
-        if i % 4 == 0:
-            spa = bytes([10, 1, 101, rnd.choice(ON_LINK)])
+        if i % 4 != 0:
+            spa = bytes([10, 1, rnd.choice(ON_LINK), rnd.randrange(1, 255)])
         else:
             spa = rnd.randbytes(4)
         arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + mac + spa + bytes(6) + target
