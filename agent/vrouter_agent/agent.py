@@ -64,6 +64,9 @@ class Agent:
         self.dirty = threading.Event()
         self.tunnels_stale = True
         self.endpoints = {}
+        # get_network_details by network id: provider attributes do not change, so a
+        # network is fetched again only after a network_update/delete notification.
+        self.net_details = {}
         self.counts = {"routers": 0, "networks": 0, "subnets": 0, "ports": 0,
                        "floating_ips": 0, "interfaces": 0, "ex_gw_ports": 0}
         self.stats = {"syncs": 0, "failed_syncs": 0, "control_requests": 0,
@@ -141,7 +144,7 @@ class Agent:
             if status == agent_consts.AGENT_REVIVED:
                 LOG.info("%s revived: full resync", state["agent_type"])
                 self.tunnels_stale = True
-                self.request_sync("revived")
+                self.network_changed(None, "revived")
 
     def heartbeat_loop(self):
         interval = self.conf.AGENT.report_interval or 30
@@ -156,6 +159,14 @@ class Agent:
     def request_sync(self, why):
         LOG.debug("sync requested: %s", why)
         self.dirty.set()
+
+    def network_changed(self, net_id, why):
+        """A network's attributes changed: fetch its details again on the next sync."""
+        if net_id:
+            self.net_details.pop(net_id, None)
+        else:
+            self.net_details.clear()
+        self.request_sync(why)
 
     def start_rpc(self):
         """Consumers of the L3 and DHCP notifications (per host) and of the L2 fanouts."""
@@ -237,9 +248,12 @@ class Agent:
             if r.get("gw_port"):
                 wanted.add(r["gw_port"]["network_id"])
         for net_id in sorted(wanted):
-            details = self.l2.get_network_details(self.ctx, net_id, self.agent_id, self.host)
+            details = self.net_details.get(net_id)
+            if details is None:
+                details = self.l2.get_network_details(self.ctx, net_id, self.agent_id, self.host)
             if not details:
                 continue
+            self.net_details[net_id] = details
             view.networks[net_id] = details
             info = infos.get(net_id) or self._network_info(net_id)
             if info is None:
@@ -255,6 +269,8 @@ class Agent:
         }
         if unknown_hosts:
             self._tunnel_sync()
+        for gone in set(self.net_details) - wanted:
+            del self.net_details[gone]
         view.endpoints = dict(self.endpoints)
         devices = [p["id"] for info in view.network_info.values() for p in info.get("ports") or []
                    if (p.get("device_owner") or "").startswith("compute:")
@@ -330,7 +346,11 @@ class Agent:
         self.dirty.set()
         while True:
             self.dirty.wait(self.conf.vrouter.resync_interval)
-            time.sleep(self.conf.vrouter.debounce)
+            # Gather notifications for `debounce` s, and at least as long as the last sync
+            # took: a storm of notifications costs neutron-server at most every other
+            # moment, never back-to-back full fetches.
+            time.sleep(max(self.conf.vrouter.debounce,
+                           min(self.stats.get("last_sync_seconds", 0), 10.0)))
             self.dirty.clear()
             try:
                 clean = self.sync()
@@ -394,8 +414,11 @@ class DhcpEndpoint:
         return handler
 
     network_create_end = _event("network_create_end")
-    network_update_end = _event("network_update_end")
     network_delete_end = _event("network_delete_end")
+
+    def network_update_end(self, context, payload=None, **kwargs):
+        net = (payload or {}).get("network") or {}
+        self.agent.network_changed(net.get("id"), "network_update_end")
     subnet_create_end = _event("subnet_create_end")
     subnet_update_end = _event("subnet_update_end")
     subnet_delete_end = _event("subnet_delete_end")
@@ -420,10 +443,11 @@ class L2Endpoint:
         self.agent.request_sync("port_delete")
 
     def network_update(self, context, **kwargs):
-        self.agent.request_sync("network_update")
+        net = kwargs.get("network") or {}
+        self.agent.network_changed(net.get("id"), "network_update")
 
     def network_delete(self, context, **kwargs):
-        self.agent.request_sync("network_delete")
+        self.agent.network_changed(kwargs.get("network_id"), "network_delete")
 
     def tunnel_update(self, context, **kwargs):
         if kwargs.get("tunnel_ip") != self.agent.local_ip:
