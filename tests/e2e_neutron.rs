@@ -5,7 +5,8 @@
 //! device names, the three agents are alive, a security group rule reaches the appliance,
 //! restarts of the agent, RabbitMQ, neutron-server and the appliance each end in the same
 //! state (no lost ping during the agent's and RabbitMQ's), and removing the router's
-//! interface and the router removes them from the appliance.
+//! interface and the router removes them from the appliance. The agent's unit tests
+//! (`agent/tests/test_*.py`: Neutron's answers in, control requests out) run here too.
 
 mod common;
 
@@ -14,6 +15,25 @@ use std::process::Command;
 
 /// The scenario script.
 const SCENARIO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/agent/tests/e2e_neutron.py");
+/// The agent's unit tests.
+const AGENT_TESTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/agent/tests");
+
+#[test]
+fn agent_unit_tests() {
+    let status = Command::new("/usr/bin/python3")
+        .args([
+            "-m",
+            "unittest",
+            "discover",
+            "-s",
+            AGENT_TESTS,
+            "-p",
+            "test_*.py",
+        ])
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run the agent's unit tests: {e}"));
+    assert!(status.success(), "the agent's unit tests failed ({status})");
+}
 
 #[test]
 fn neutron_drives_the_appliance() {

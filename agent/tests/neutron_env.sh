@@ -139,6 +139,16 @@ tunnel_id_ranges = 1:4000
 
 [securitygroup]
 enable_security_group = true
+
+# No quotas: the scale benchmark creates more than the defaults allow.
+[quotas]
+quota_network = -1
+quota_subnet = -1
+quota_port = -1
+quota_router = -1
+quota_floatingip = -1
+quota_security_group = -1
+quota_security_group_rule = -1
 EOF
 }
 
