@@ -287,6 +287,19 @@ fn a_fragmented_echo_request_to_the_router_is_answered_fragment_by_fragment() {
 }
 
 #[test]
+fn an_echo_request_to_the_router_whose_first_fragment_comes_last_is_answered_whole() {
+    let mut r = Rig::new(None);
+    let req = big_echo((QG, UP), UP_IP, GW_IP, 8, 3000);
+    let mut frags = split(&req, 1480);
+    frags.rotate_left(1);
+    let out = r.rx_all(EXT, &frags);
+    assert_eq!(r.dp.stats.router.fragments_released, 2);
+    let d = reassemble(&frames(&out, EXT));
+    assert_eq!((d[34], &d[30..34]), (0, &UP_IP[..]));
+    assert!(l4_checksum_ok(&d));
+}
+
+#[test]
 fn fragments_of_udp_to_the_router_get_one_port_unreachable_and_are_dropped() {
     let mut r = Rig::new(None);
     let frags = split(&big_udp((QG, UP), UP_IP, GW_IP, (9, 33434), 3000), 1480);
