@@ -13,8 +13,9 @@
 //! port the fragment is borrowed, not owned, so one arriving before its first is an orphan.
 //!
 //! Limit: with several workers a later fragment is steered to worker 0 ([`super::steer`]),
-//! which holds the first fragment's decision only for the flows it owns: fragments of
-//! SNAT flows owned by another worker wait there until they time out.
+//! which holds the first fragment's decision only for the flows it owns: fragments of flows
+//! another worker owns are orphans at filtered ports, and through SNAT they wait until
+//! they time out (`docs/multicore.md`).
 
 use super::l3::{self, Ip4, L3};
 use super::{nat, Dataplane, Io};
