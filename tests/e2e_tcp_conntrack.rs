@@ -155,3 +155,99 @@ fn thousands_of_short_connections_reusing_source_ports_all_succeed() {
         stats["conntrack"]
     );
 }
+
+/// Bytes each transfer of the restart test carries (about 5 s at the tool's pace).
+const TRANSFER: u64 = 4_000_000;
+
+/// Waits for `p` to print its RECEIVED line; returns (bytes, sha256).
+fn received(p: &mut Proc, what: &str) -> (u64, String) {
+    let done = p.wait_exit(Duration::from_secs(50));
+    let line = done
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("RECEIVED "))
+        .unwrap_or_else(|| panic!("{what}: no RECEIVED line\n{}", done.output()))
+        .to_owned();
+    let mut f = line.split_whitespace().skip(1);
+    let bytes = f.next().and_then(|n| n.parse().ok()).expect("byte count");
+    (bytes, f.next().unwrap_or("").to_owned())
+}
+
+#[test]
+fn transfers_through_the_floating_ip_and_snat_survive_a_restart() {
+    require_prereqs();
+    let mut net = Net::start(
+        's',
+        Options {
+            bridged: true,
+            ..Options::default()
+        },
+    );
+    net.vm1.ns.run("ping -c 1 -W 3 10.1.101.254");
+    net.up.ns.run("ping -c 1 -W 3 10.1.101.82");
+    let n = TRANSFER;
+    // upstream → floating IP (vm002 serves and sends), vm002 → upstream, vm001 → upstream
+    // through SNAT: the VMs send, so their packets meet the restarted appliance first.
+    let mut in_server = Proc::spawn(
+        "vm002 serve-send",
+        &tool(&net.vm2.ns, &format!("serve-send 5001 {n}")),
+    );
+    in_server.wait_line("READY", Duration::from_secs(10));
+    let mut in_client = Proc::spawn(
+        "upstream fetch",
+        &tool(&net.up.ns, "fetch 10.1.101.82 5001"),
+    );
+    let mut out_fip = Proc::spawn("upstream recv 5002", &tool(&net.up.ns, "recv 5002"));
+    out_fip.wait_line("READY", Duration::from_secs(10));
+    let mut out_snat = Proc::spawn("upstream recv 5003", &tool(&net.up.ns, "recv 5003"));
+    out_snat.wait_line("READY", Duration::from_secs(10));
+    let mut fip_sender = Proc::spawn(
+        "vm002 send",
+        &tool(&net.vm2.ns, &format!("send 10.1.101.254 5002 {n}")),
+    );
+    let mut snat_sender = Proc::spawn(
+        "vm001 send",
+        &tool(&net.vm1.ns, &format!("send 10.1.101.254 5003 {n}")),
+    );
+    for p in [&mut in_client, &mut fip_sender, &mut snat_sender] {
+        p.wait_line("CONNECTED", Duration::from_secs(10));
+    }
+    // Mid-stream: a quarter of the data has left the appliance towards upstream.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let sent = common::port_counter(&net.stats(), "eth2", "tx_bytes");
+        if sent > 2 * n / 4 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the transfers did not get going");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let down = net.restart();
+    println!("appliance down and up again in {down:?}");
+
+    let want = net
+        .up
+        .ns
+        .run(&format!("python3 {} digest {n}", ct_rig::TCP_TOOL));
+    let want = want.trim().to_owned();
+    for (p, what) in [
+        (&mut in_client, "upstream ← floating IP"),
+        (&mut out_fip, "vm002 → upstream"),
+        (&mut out_snat, "vm001 → upstream (SNAT)"),
+    ] {
+        let (bytes, sha) = received(p, what);
+        assert_eq!(
+            (bytes, sha.as_str()),
+            (n, want.as_str()),
+            "{what}: every byte, intact"
+        );
+    }
+    let stats = net.stats();
+    println!("conntrack after the restart: {}", stats["conntrack"]);
+    assert!(
+        counter(&stats, "conntrack", "picked_up") >= 3,
+        "the sessions were picked up mid-stream: {}",
+        stats["conntrack"]
+    );
+    assert_eq!(counter(&stats, "drops", "sg_invalid"), 0);
+}

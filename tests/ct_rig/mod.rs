@@ -137,7 +137,7 @@ direction = "egress"
 /// A host behind one of the appliance's taps.
 pub struct Host {
     pub ns: Netns,
-    tap: String,
+    pub tap: String,
     mac: &'static str,
     addr: &'static str,
     gateway: &'static str,
