@@ -81,6 +81,8 @@ class Env:
         self.os_env = dict(os.environ, OS_AUTH_TYPE="none",
                            OS_ENDPOINT="http://127.0.0.1:%s" % os.environ.get("NEUTRON_PORT", "9696"))
         self.svc_env = dict(os.environ, AGENT_DOWN_TIME=str(AGENT_DOWN_TIME))
+        # Seconds an RPC call of the agent waits for its reply.
+        self.rpc_timeout = 10
 
     # ---- services -------------------------------------------------------------------
     def services(self, action, service=None):
@@ -184,7 +186,7 @@ state_path = {state}
 control_exchange = neutron
 debug = false
 # A call whose reply was lost with RabbitMQ or neutron-server is given up after this long.
-rpc_response_timeout = 10
+rpc_response_timeout = {self.rpc_timeout}
 
 [agent]
 report_interval = {REPORT_INTERVAL}

@@ -25,8 +25,12 @@ VROUTER_OPTS = [
 def register(conf):
     """Registers Neutron's common and agent options and the [vrouter] group."""
     from neutron.common import config as common_config
+    from neutron.conf import service as service_conf
     from neutron.conf.agent import common as agent_conf
 
     common_config.register_common_config_options()
+    # rpc_response_max_timeout: the ceiling up to which Neutron's RPC client doubles the
+    # timeout of a call that timed out (a large sync_routers page on a busy server).
+    service_conf.register_service_opts(service_conf.RPC_EXTRA_OPTS, conf)
     agent_conf.register_agent_state_opts_helper(conf)
     conf.register_opts(VROUTER_OPTS, "vrouter")
