@@ -470,3 +470,36 @@ fn an_arp_flood_leaves_the_neighbours_that_matter_and_a_new_host_resolves_at_onc
     assert_eq!(&out[0].1[0..6], &new_mac[..]);
     assert_eq!(r.drops(DropReason::NeighbourQueueFull), 0);
 }
+
+#[test]
+fn an_allowed_address_pair_may_claim_its_shared_address() {
+    // 10.0.0.50 is a port of its own in the model (a virtual IP), and vm001 may send from
+    // it with its own MAC (allowed address pair), as keepalived does.
+    const VIP: [u8; 4] = [10, 0, 0, 50];
+    let mut r = Rig::with(|s| {
+        filtered(s);
+        let acl = s.acls[0].as_mut().unwrap();
+        acl.sources.push(AllowedSource {
+            prefix: ip(VIP),
+            len: 32,
+            mac: Mac(VM1),
+        });
+        s.routers[0]
+            .neighbours
+            .push((ip(VIP), Mac([0xfa, 0x16, 0x3e, 0, 0, 0x50])));
+    });
+    let garp = arp_reply(VM1, VIP, [0xff; 6], VIP);
+    r.rx(VM, &garp);
+    assert_eq!(r.drops(DropReason::ArpSpoofed), 0);
+    // Another MAC claiming it on tenantA-Net is still refused.
+    let tenant = r.snap.network(TENANT).unwrap();
+    let claim = arp_reply(UP, VIP, [0xff; 6], VIP);
+    assert_eq!(
+        super::arp_guard::check(&r.dp, &r.snap, tenant, &claim),
+        Err(DropReason::ArpSpoofed)
+    );
+    assert_eq!(
+        super::arp_guard::check(&r.dp, &r.snap, tenant, &garp),
+        Ok(())
+    );
+}
