@@ -110,6 +110,14 @@ pub(super) fn check(topo: &Topology, r: &mut Report) -> HashSet<Ipv4Addr> {
             id: String::new(),
         };
         check_capacity(c.capacity, MAX_CONNTRACK_CAPACITY, &loc, r);
+        match c.zone_limit {
+            Some(0) => r.add(&loc, "zone_limit", "must be at least 1"),
+            Some(z) if z > c.capacity => {
+                let msg = format!("{z} is over the capacity of {}", c.capacity);
+                r.add(&loc, "zone_limit", msg);
+            }
+            _ => {}
+        }
     }
     peers
 }
