@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building, testing and demonstrating the appliance need: DPDK and bindgen's
 # libclang, and the clients the end-to-end tests drive (netns tools, DHCP/ping/nc clients,
-# capture tools, scapy, Open vSwitch with DPDK as a GRE peer). Idempotent: installs only
+# capture tools, scapy, Open vSwitch with DPDK as a GRE peer, Prometheus and promtool that
+# scrape and check the metrics endpoint). Idempotent: installs only
 # the missing packages and runs `apt-get update` only if there are any.
 set -euo pipefail
 
@@ -10,6 +11,7 @@ packages=(
     iproute2 isc-dhcp-client busybox iputils-ping netcat-openbsd traceroute
     tcpdump tshark python3-scapy hping3 nmap iperf3
     openvswitch-switch-dpdk
+    prometheus
 )
 # The Neutron control plane that tests/e2e_neutron.rs drives the agent with (installed
 # without recommends: these are enough, and the services are started by the test).

@@ -6,12 +6,15 @@
 //! q ≡ w (mod N). Flows are steered to their owning worker (`docs/multicore.md`).
 
 use crate::dpdk::{Eal, Mempool, Port};
+use crate::metrics::MetricsServer;
+use crate::notify::Notifier;
 use crate::plane::Plane;
 use crate::worker::{Dump, Links, Worker};
 use anyhow::{anyhow, bail, Context, Result};
 use control::Topology;
 use crossbeam_channel::{unbounded, Receiver};
 use std::io::Write;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,6 +22,8 @@ use vrouter::tables::{PortIdx, Snapshot};
 
 /// Set by SIGINT/SIGTERM; every loop of the process ends when it is set.
 pub static STOP: AtomicBool = AtomicBool::new(false);
+/// Set by SIGHUP: the main thread prints a counter line (nothing is re-read).
+static HUP: AtomicBool = AtomicBool::new(false);
 
 /// The pipe that wakes the main thread: written by the signal handler and by a worker
 /// that ends (write end; -1 until [`install_signal_handlers`] made it).
@@ -44,6 +49,8 @@ pub struct Options {
     pub workers: u16,
     /// Print a counter line this often.
     pub stats_interval: Option<Duration>,
+    /// Where the metrics endpoint listens, if anywhere.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// What the appliance leaves when it stops: the final state and the snapshot it ran.
@@ -81,11 +88,19 @@ pub fn install_signal_handlers() {
         WAKE_RD.store(fds[0], Ordering::Relaxed);
         WAKE_WR.store(fds[1], Ordering::Relaxed);
     }
+    extern "C" fn on_hup(_: libc::c_int) {
+        HUP.store(true, Ordering::Relaxed);
+        wake_main();
+    }
     for sig in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
         unsafe {
             libc::signal(sig, on_signal as *const () as libc::sighandler_t);
         }
+    }
+    // SAFETY: as above.
+    unsafe {
+        libc::signal(libc::SIGHUP, on_hup as *const () as libc::sighandler_t);
     }
 }
 
@@ -182,8 +197,18 @@ fn run_on<G>(
         opts.mbufs,
         ports.iter().map(Port::id).collect(),
     ));
-    let guard = control(Arc::clone(&plane));
-    if guard.is_ok() {
+    // A metrics endpoint that cannot listen (the address taken by another instance) is
+    // reported and left off; forwarding does not depend on it.
+    let guard = control(Arc::clone(&plane)).map(|g| {
+        let metrics = opts.metrics.and_then(|addr| {
+            MetricsServer::start(addr, Arc::clone(&plane))
+                .map_err(|e| eprintln!("vrouter: {e:#}; metrics off"))
+                .ok()
+        });
+        (g, metrics)
+    });
+    let notifier = Notifier::from_env();
+    if let Ok((_, metrics)) = &guard {
         let devices: Vec<String> = names
             .iter()
             .zip(&ports)
@@ -195,9 +220,22 @@ fn run_on<G>(
             devices.join(" "),
             crate::dpdk::tsc_hz()
         );
+        if let Some(addr) = metrics.as_ref().and_then(MetricsServer::local_addr) {
+            println!("vrouter: metrics on http://{addr}/metrics");
+        }
         let _ = std::io::stdout().flush();
+        notifier.ready(&format!(
+            "ready: {} device(s), {workers} worker(s)",
+            devices.len()
+        ));
     }
-    supervise(&plane, &done_rx, guard.is_ok(), opts.stats_interval);
+    let watch = Watch {
+        started: guard.is_ok(),
+        interval: opts.stats_interval,
+        notifier: &notifier,
+    };
+    supervise(&plane, &done_rx, &watch);
+    notifier.stopping();
     // The control socket closes first: no change is accepted while the worker stops.
     let started = guard.map(drop);
     let mut dumps = Vec::new();
@@ -266,16 +304,49 @@ fn open_port(name: &str, devargs: &str, pool: &Arc<Mempool>, workers: u16) -> Re
     Ok(port)
 }
 
-/// The main thread's loop until [`STOP`] (at once unless `started`) or a worker ends:
-/// it sleeps in poll(2) on the wake pipe, up to the next periodic counter line.
-fn supervise(plane: &Plane, done: &Receiver<Dump>, started: bool, interval: Option<Duration>) {
+/// What the main thread watches for.
+struct Watch<'a> {
+    /// The control plane started (else the loop ends at once).
+    started: bool,
+    /// Print a counter line this often.
+    interval: Option<Duration>,
+    /// The service manager to tell how the workers are doing.
+    notifier: &'a Notifier,
+}
+
+/// The main thread's loop until [`STOP`] (at once unless started) or a worker ends: it
+/// sleeps in poll(2) on the wake pipe, up to the next periodic counter line or check of
+/// the workers for the service manager (a watchdog ping only when they all answer).
+/// SIGHUP prints a counter line at once.
+fn supervise(plane: &Plane, done: &Receiver<Dump>, watch: &Watch) {
+    let interval = watch.interval;
     let mut next_line = interval.map(|every| Instant::now() + every);
-    while started && !STOP.load(Ordering::Relaxed) && done.is_empty() {
-        let timeout = next_line.map_or(-1, |at| {
+    let check_every = watch.notifier.check_every();
+    let mut next_check = check_every.map(|every| Instant::now() + every);
+    while watch.started && !STOP.load(Ordering::Relaxed) && done.is_empty() {
+        let soonest = [next_line, next_check].into_iter().flatten().min();
+        let timeout = soonest.map_or(-1, |at| {
             let left = at.saturating_duration_since(Instant::now());
             i32::try_from(left.as_millis()).unwrap_or(i32::MAX)
         });
         wait_for_wake(timeout);
+        if let (Some(at), Some(every)) = (next_check, check_every) {
+            if Instant::now() >= at && !STOP.load(Ordering::Relaxed) {
+                next_check = Some(at + every);
+                let answers = plane.counters(watch.notifier.answer_timeout());
+                watch.notifier.checked(answers.as_deref(), plane.workers());
+            }
+        }
+        if HUP.swap(false, Ordering::Relaxed) {
+            if let Some(d) = plane.worker_dump(Duration::from_secs(1)) {
+                println!(
+                    "vrouter: SIGHUP: nothing is re-read (the state is changed through the \
+                     control socket); {}",
+                    crate::report::summary_line(&plane.snapshot(), &d)
+                );
+                let _ = std::io::stdout().flush();
+            }
+        }
         let (Some(at), Some(every)) = (next_line, interval) else {
             continue;
         };

@@ -2,6 +2,8 @@
 
 pub mod appliance;
 pub mod dpdk;
+pub mod metrics;
+pub mod notify;
 pub mod plane;
 pub mod report;
 pub mod worker;

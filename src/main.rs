@@ -66,6 +66,24 @@ struct Args {
     /// Print a line of counters every SECS seconds.
     #[arg(long, value_name = "SECS")]
     stats_interval: Option<u64>,
+    /// The OpenMetrics endpoint (http://ADDR/metrics), served off the forwarding cores;
+    /// `none` turns it off.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9109", value_parser = parse_metrics)]
+    metrics: Metrics,
+}
+
+/// Where `--metrics` listens: an address, or nowhere.
+#[derive(Clone, Debug)]
+struct Metrics(Option<std::net::SocketAddr>);
+
+/// Parses `--metrics`: `none`, or IP:PORT.
+fn parse_metrics(s: &str) -> Result<Metrics, String> {
+    if s == "none" {
+        return Ok(Metrics(None));
+    }
+    s.parse()
+        .map(|a| Metrics(Some(a)))
+        .map_err(|e| format!("{s:?}: expected IP:PORT or none ({e})"))
 }
 
 fn main() -> ExitCode {
@@ -113,6 +131,7 @@ fn run(args: Args) -> Result<()> {
         mbufs: args.mbufs,
         workers: args.workers,
         stats_interval: args.stats_interval.map(Duration::from_secs),
+        metrics: args.metrics.0,
     };
     let out = appliance::run(&topo, &opts, |plane| {
         let service = Service::new(base, devargs, store, plane)?;

@@ -16,6 +16,9 @@ use vrouter::stats::DropReason;
 use vrouter::stats::Named;
 use vrouter::tables::Snapshot;
 
+mod counters;
+pub use counters::NicState;
+
 /// How long a view waits for the worker's copy of its state.
 const DUMP_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a change waits for every worker to run it. A polling worker takes it within

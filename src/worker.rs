@@ -14,9 +14,12 @@ use std::sync::Arc;
 use std::time::Duration;
 use vrouter::pipeline::{Dataplane, Io, SyncEvent};
 use vrouter::state::MacEntry;
-use vrouter::stats::{DropReason, Merge, Stats};
+use vrouter::stats::{Merge, Stats};
 use vrouter::tables::{NetIdx, PortIdx, Snapshot};
 use vrouter::{Frame, Mac};
+
+mod counters;
+pub use counters::Counters;
 
 /// Frames received per rx burst, and sent per tx burst at most.
 pub const BURST: usize = 32;
@@ -77,6 +80,8 @@ pub enum Command {
     Publish(Arc<Snapshot>, Option<Sender<u16>>),
     /// Send a copy of the state.
     Dump(Sender<Dump>),
+    /// Send the counters (no table is copied).
+    Counters(Sender<Counters>),
 }
 
 /// A copy of a worker's state, for views.
@@ -278,6 +283,8 @@ pub struct Worker {
     clock: Clock,
     /// This worker's number.
     id: u16,
+    /// TSC cycles spent on loop iterations that found frames.
+    busy_cycles: u64,
 }
 
 impl Worker {
@@ -317,6 +324,7 @@ impl Worker {
             busy_poll,
             clock,
             id: links.id,
+            busy_cycles: 0,
         }
     }
 
@@ -331,6 +339,7 @@ impl Worker {
             if loops.is_multiple_of(COMMAND_EVERY) {
                 self.serve_commands();
             }
+            let started = tsc_cycles();
             let now = self.clock.now_ms();
             let mut got = 0;
             for (port, q) in self.rx.iter_mut() {
@@ -346,6 +355,9 @@ impl Worker {
                 next_tick = now + 1000;
             }
             self.io.flush_all();
+            if got > 0 {
+                self.busy_cycles += tsc_cycles() - started;
+            }
             if got > 0 || self.busy_poll {
                 idle = 0;
             } else {
@@ -402,6 +414,10 @@ impl Worker {
                     // The requester may have given up waiting; nothing to do then.
                     let _ = reply.send(self.dump());
                 }
+                Command::Counters(reply) => {
+                    // The requester may have given up waiting; nothing to do then.
+                    let _ = reply.send(self.counters());
+                }
             }
         }
     }
@@ -409,18 +425,9 @@ impl Worker {
     /// A copy of the state with the tx counters merged in.
     fn dump(&mut self) -> Dump {
         let now = self.clock.now_ms();
-        let mut stats = self.dp.stats.clone();
-        for (p, c) in self.io.counters.iter().enumerate() {
-            let s = stats.port(p as PortIdx);
-            s.tx_packets += c.packets;
-            s.tx_bytes += c.bytes;
-            s.tx_dropped += c.dropped;
-            stats.drops[DropReason::TxFull as usize] += c.dropped;
-        }
-        stats.drops[DropReason::HandoffFull as usize] += self.io.handoff_full;
         Dump {
             generation: self.snap.generation,
-            stats,
+            stats: self.stats_with_tx(),
             macs: self.dp.mac.iter().map(|(n, m, e)| (n, m, *e)).collect(),
             mac_events: self.dp.mac.stats,
             neighbour_events: [self.dp.underlay_neigh.stats, self.dp.router_neigh.stats],

@@ -14,4 +14,4 @@ mod port;
 pub use eal::{lcore_id, tsc_cycles, tsc_hz, DpdkError, Eal};
 pub use mbuf::Mbuf;
 pub use mempool::Mempool;
-pub use port::{eth_stats, LinkStatus, Port, PortStats, RxQueue, TxQueue};
+pub use port::{eth_stats, link_status, LinkStatus, Port, PortStats, RxQueue, TxQueue};

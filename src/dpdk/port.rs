@@ -57,6 +57,21 @@ pub fn eth_stats(id: u16) -> Result<PortStats, DpdkError> {
     })
 }
 
+/// The link state of the port numbered `id`, without waiting for autonegotiation
+/// (rte_eth_link_get_nowait): an error once it is closed. Any thread may ask.
+pub fn link_status(id: u16) -> Result<LinkStatus, DpdkError> {
+    // SAFETY: all-zero is a valid rte_eth_link.
+    let mut link: ffi::rte_eth_link = unsafe { std::mem::zeroed() };
+    // SAFETY: an out pointer to a local; an invalid or closed port id is an error return.
+    let ret = unsafe { ffi::rte_eth_link_get_nowait(id, &mut link) };
+    DpdkError::check(ret, || format!("port {id}: reading the link"))?;
+    Ok(LinkStatus {
+        up: link.link_status() == ffi::RTE_ETH_LINK_UP as u16,
+        speed_mbps: link.link_speed,
+        full_duplex: link.link_duplex() == ffi::RTE_ETH_LINK_FULL_DUPLEX as u16,
+    })
+}
+
 /// Link state (rte_eth_link_get_nowait).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LinkStatus {
@@ -339,16 +354,7 @@ impl Port {
 
     /// The link state, without waiting for autonegotiation.
     pub fn link(&self) -> Result<LinkStatus, DpdkError> {
-        // SAFETY: all-zero is a valid rte_eth_link.
-        let mut link: ffi::rte_eth_link = unsafe { std::mem::zeroed() };
-        // SAFETY: valid port and out pointer.
-        let ret = unsafe { ffi::rte_eth_link_get_nowait(self.shared.id, &mut link) };
-        DpdkError::check(ret, || format!("port {}: reading the link", self.name()))?;
-        Ok(LinkStatus {
-            up: link.link_status() == ffi::RTE_ETH_LINK_UP as u16,
-            speed_mbps: link.link_speed,
-            full_duplex: link.link_duplex() == ffi::RTE_ETH_LINK_FULL_DUPLEX as u16,
-        })
+        link_status(self.shared.id)
     }
 
     /// The port's counters.
