@@ -67,6 +67,11 @@ class Agent:
         # get_network_details by network id: provider attributes do not change, so a
         # network is fetched again only after a network_update/delete notification.
         self.net_details = {}
+        # Port id -> revision_number last reported up / DHCP-ready: each port revision is
+        # reported once (neutron-server retries dhcp_ready_on_ports of an unbound port for
+        # 5 s inside the call, so reporting every sync would stall it).
+        self.reported_up = {}
+        self.reported_dhcp = {}
         self.counts = {"routers": 0, "networks": 0, "subnets": 0, "ports": 0,
                        "floating_ips": 0, "interfaces": 0, "ex_gw_ports": 0}
         self.stats = {"syncs": 0, "failed_syncs": 0, "control_requests": 0,
@@ -289,16 +294,21 @@ class Agent:
                 pid = p["id"]
                 served = pid in want.ports or any(pid in r["interfaces"] for r in want.routers.values()) \
                     or any(r["gateway"] and r["gateway"]["port_id"] == pid for r in want.routers.values())
-                if not served or pid in bad:
+                if not served or pid in bad or p.get("status") == ACTIVE:
                     continue
-                if p.get("binding:host_id") == self.host and p.get("status") != ACTIVE:
-                    up.append(pid)
-                if net_id in view.dhcp_networks and p.get("status") != ACTIVE:
-                    dhcp_ready.append(pid)
+                rev = p.get("revision_number")
+                host = p.get("binding:host_id")
+                if host == self.host and self.reported_up.get(pid) != rev:
+                    up.append((pid, rev))
+                # Only a bound port can become ACTIVE; its DHCP entry is served now.
+                if net_id in view.dhcp_networks and host and self.reported_dhcp.get(pid) != rev:
+                    dhcp_ready.append((pid, rev))
         if up:
-            self.l2.update_device_list(self.ctx, up, [], self.agent_id, self.host)
+            self.l2.update_device_list(self.ctx, [pid for pid, _ in up], [], self.agent_id, self.host)
+            self.reported_up.update(up)
         if dhcp_ready:
-            self.dhcp.dhcp_ready_on_ports(dhcp_ready)
+            self.dhcp.dhcp_ready_on_ports([pid for pid, _ in dhcp_ready])
+            self.reported_dhcp.update(dhcp_ready)
         for rid, r in view.routers.items():
             statuses = {}
             for f in r.get("_floatingips") or []:

@@ -275,11 +275,11 @@ impl<F: Frame> Dataplane<F> {
 #[cfg(test)]
 mod acl_tests;
 #[cfg(test)]
-mod hostile_tests;
-#[cfg(test)]
 mod conntrack_tests;
 #[cfg(test)]
 mod fragment_tests;
+#[cfg(test)]
+mod hostile_tests;
 #[cfg(test)]
 mod multicore_tests;
 #[cfg(test)]
