@@ -57,7 +57,7 @@ impl Rig {
 
 /// Splits the Ethernet + IPv4 frame `whole` (20-byte header) into fragments of at most
 /// `size` payload bytes (a multiple of 8), with IPv4 checksums computed in full.
-fn split(whole: &[u8], size: usize) -> Vec<Vec<u8>> {
+pub(super) fn split(whole: &[u8], size: usize) -> Vec<Vec<u8>> {
     let (head, payload) = whole.split_at(34);
     payload
         .chunks(size)
@@ -79,7 +79,7 @@ fn split(whole: &[u8], size: usize) -> Vec<Vec<u8>> {
 
 /// The datagram the fragments `frags` (in any order) carry: the first's header with
 /// total length set and no fragment bits; every IPv4 header checksum verified on the way.
-fn reassemble(frags: &[&[u8]]) -> Vec<u8> {
+pub(super) fn reassemble(frags: &[&[u8]]) -> Vec<u8> {
     let mut pieces: Vec<(usize, &[u8])> = frags
         .iter()
         .map(|f| {
@@ -109,7 +109,7 @@ fn reassemble(frags: &[&[u8]]) -> Vec<u8> {
 }
 
 /// True if the UDP (17) or ICMP (1) checksum of the datagram `d` verifies.
-fn l4_checksum_ok(d: &[u8]) -> bool {
+pub(super) fn l4_checksum_ok(d: &[u8]) -> bool {
     let l4 = &d[34..];
     let mut sum = checksum::add(0, l4);
     if d[23] == 17 {
@@ -120,7 +120,7 @@ fn l4_checksum_ok(d: &[u8]) -> bool {
 }
 
 /// A UDP datagram of `len` bytes of data from `src`:`sport` to `dst`:`dport`.
-fn big_udp(
+pub(super) fn big_udp(
     macs: ([u8; 6], [u8; 6]),
     src: [u8; 4],
     dst: [u8; 4],
@@ -310,7 +310,7 @@ fn fragments_of_udp_to_the_router_get_one_port_unreachable_and_are_dropped() {
 }
 
 /// The VM port's group: udp 5000 and echo in, everything out.
-fn vm_acl() -> PortAcl {
+pub(super) fn vm_acl() -> PortAcl {
     let rule = |id: &str, proto, ports| AclRule {
         id: id.into(),
         group: "g".into(),

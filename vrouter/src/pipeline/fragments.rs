@@ -12,10 +12,9 @@
 //! Linux, which defragments before the filter, never lets an orphan fragment through; at a
 //! port the fragment is borrowed, not owned, so one arriving before its first is an orphan.
 //!
-//! Limit: with several workers a later fragment is steered to worker 0 ([`super::steer`]),
-//! which holds the first fragment's decision only for the flows it owns: fragments of flows
-//! another worker owns are orphans at filtered ports, and through SNAT they wait until
-//! they time out (`docs/multicore.md`).
+//! With several workers every later fragment is steered to the worker its first fragment
+//! went to ([`super::fragment_steer`]), so these decisions are made by the flow's owner as
+//! with one worker (`docs/multicore.md`).
 
 use super::l3::{self, Ip4, L3};
 use super::{nat, Dataplane, Io};
@@ -103,7 +102,7 @@ pub(super) fn at_router<F>(
             Later::Echo
         }
         Some(Verdict::Discard) => Later::Discard,
-        Some(Verdict::Pass | Verdict::Pending) | None => {
+        Some(Verdict::Pass | Verdict::Pending | Verdict::Steer { .. }) | None => {
             let for_router = r.owns(m.key.dst) && !r.fixed_of.contains_key(&m.key.dst);
             match nat::plan_new(r, in_rp, m) {
                 _ if for_router => Later::Wait,

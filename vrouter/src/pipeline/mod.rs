@@ -12,6 +12,7 @@ mod arp_guard;
 mod classify;
 mod dhcp;
 mod fragment;
+mod fragment_steer;
 mod fragments;
 mod icmp;
 mod ipv6_guard;
@@ -63,6 +64,8 @@ pub struct Dataplane<F> {
     pub conntrack: Conntrack,
     /// Datagrams whose later fragments follow their first, with those waiting for it.
     pub fragments: crate::state::Fragments<fragments::HeldFragment<F>>,
+    /// With several workers: where datagrams' first fragments went, with later ones waiting.
+    pub steered: fragment_steer::Steering<F>,
     /// Router and floating addresses already announced by gratuitous ARP.
     announced: Vec<(NetIdx, u32)>,
     /// ICMP errors this worker may still send in the current second.
@@ -101,6 +104,7 @@ impl<F: Frame> Dataplane<F> {
             router_neigh: Neighbours::default(),
             conntrack: Conntrack::with_limits(snap.conntrack.capacity, snap.conntrack.zone_limit),
             fragments: crate::state::Fragments::new(),
+            steered: fragment_steer::table(),
             announced: Vec::new(),
             icmp_tokens: icmp::ERRORS_PER_SECOND,
             acl_hits: Vec::new(),
@@ -155,14 +159,10 @@ impl<F: Frame> Dataplane<F> {
             c.rx_packets += 1;
             c.rx_bytes += frame.len() as u64;
             if self.workers > 1 {
-                let owner = steer::owner(frame.data(), self.workers);
-                if owner != self.worker {
-                    self.stats.handed_off += 1;
-                    io.handoff(owner, port, frame);
-                    continue;
-                }
+                fragment_steer::dispatch(self, snap, port, frame, false, now, io);
+            } else {
+                self.run(snap, port, frame, now, io);
             }
-            self.run(snap, port, frame, now, io);
         }
     }
 
@@ -176,7 +176,11 @@ impl<F: Frame> Dataplane<F> {
         now: Millis,
         io: &mut O,
     ) {
-        self.run(snap, port, frame, now, io);
+        if self.workers > 1 {
+            fragment_steer::dispatch(self, snap, port, frame, true, now, io);
+        } else {
+            self.run(snap, port, frame, now, io);
+        }
     }
 
     /// One frame through the pipeline from its ingress device. A frame that ends in a drop
@@ -198,6 +202,7 @@ impl<F: Frame> Dataplane<F> {
         self.leases.expire(now);
         self.conntrack.expire(now, EXPIRE_BUDGET);
         fragments::expire(self, now);
+        fragment_steer::expire(self, now);
         self.icmp_tokens = icmp::ERRORS_PER_SECOND;
         let out = self.underlay_neigh.tick(now);
         for frame in &out.expired {

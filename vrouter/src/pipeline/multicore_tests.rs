@@ -1,6 +1,9 @@
 //! Two workers sharing the router of `router_tests`: frames arrive at either worker (as RSS
-//! spreads them), are handed to the owner of their flow, and learned state is synced.
+//! spreads them), are handed to the owner of their flow, and learned state is synced;
+//! fragmented datagrams meet their first fragment's owner.
 
+use super::fragment_steer::STEER_TIMEOUT_MS;
+use super::fragment_tests::{big_udp, l4_checksum_ok, reassemble, split, vm_acl};
 use super::router_tests::{
     snapshot, EXT, FIP, GW_IP, QG, QR, QR_IP, REMOTE, TENANT, UP, UP_IP, VM, VM1, VM1_IP, VM2,
     VM2_IP,
@@ -8,6 +11,8 @@ use super::router_tests::{
 use super::test_frames::{arp_reply, echo, packet, udp, TestIo};
 use super::{steer, Dataplane};
 use crate::frame::VecFrame;
+use crate::stats::DropReason;
+use crate::tables::acl::PortAcl;
 use crate::tables::{Dest, PortIdx, Snapshot};
 use crate::wire::be16;
 use crate::Mac;
@@ -22,8 +27,14 @@ struct Pair {
 
 impl Pair {
     fn new() -> Pair {
+        Pair::with_acl(None)
+    }
+
+    /// Two workers, with `acl` on the VM port.
+    fn with_acl(acl: Option<PortAcl>) -> Pair {
         let mut snap = snapshot();
         snap.conntrack.capacity = 4096;
+        snap.acls = vec![acl, None];
         Pair {
             dps: [0, 1].map(|w| Dataplane::for_worker(&snap, 0, w, 2)),
             ios: [TestIo::default(), TestIo::default()],
@@ -41,6 +52,28 @@ impl Pair {
             &mut self.ios[w],
         );
         self.settle();
+    }
+
+    /// Frames received by worker `w` on `port` in one burst, then every hand-off and sync.
+    fn rx_burst(&mut self, w: usize, port: PortIdx, frames: &[Vec<u8>]) {
+        let burst = frames.iter().map(|f| VecFrame::new(f));
+        self.dps[w].rx(&self.snap, port, burst, 1000, &mut self.ios[w]);
+        self.settle();
+    }
+
+    /// Both workers' timers at `now`.
+    fn tick(&mut self, now: u64) {
+        for w in 0..2 {
+            self.dps[w].tick(&self.snap, now, &mut self.ios[w]);
+        }
+    }
+
+    /// Drops for `reason` on both workers.
+    fn drops(&self, reason: DropReason) -> u64 {
+        self.dps
+            .iter()
+            .map(|d| d.stats.drops[reason as usize])
+            .sum()
     }
 
     /// Delivers handed-off frames and sync events until none is left.
@@ -226,4 +259,113 @@ fn a_mac_learned_by_one_worker_is_known_to_the_other() {
             .expect("learned on both workers");
         assert_eq!(e.dest, Dest::Port(VM));
     }
+}
+
+/// A source port whose flow to `dport` worker 1 owns.
+fn port_of_worker_1(from: u16, dport: u16) -> u16 {
+    (from..)
+        .find(|s| steer::owns_ports(*s, dport, 1, 2))
+        .expect("some port hashes to worker 1")
+}
+
+/// What was sent on `port`, all by worker `w`.
+fn sent_by(out: &[(usize, PortIdx, Vec<u8>)], w: usize, port: PortIdx) -> Vec<&[u8]> {
+    let on: Vec<_> = out.iter().filter(|(_, p, _)| *p == port).collect();
+    assert!(
+        on.iter().all(|(by, _, _)| *by == w),
+        "all sent by worker {w}"
+    );
+    on.iter().map(|(_, _, f)| f.as_slice()).collect()
+}
+
+#[test]
+fn a_fragmented_snat_datagram_and_its_fragmented_reply_meet_the_owner_of_their_flow() {
+    let mut p = Pair::new();
+    p.resolve_neighbours();
+    let sport = port_of_worker_1(5000, 7);
+    // Out: every fragment at worker 0 in one burst, so the later ones get there before
+    // worker 1 has said where the first went.
+    let out_dg = big_udp((QR, VM1), VM1_IP, REMOTE, (sport, 7), 4000);
+    p.rx_burst(0, VM, &split(&out_dg, 1432));
+    let out = p.sent();
+    let sent = sent_by(&out, 1, EXT);
+    assert_eq!(sent.len(), 3, "three fragments out: {out:?}");
+    let d = reassemble(&sent);
+    assert_eq!((&d[26..30], &d[30..34]), (&GW_IP[..], &REMOTE[..]));
+    assert!(
+        l4_checksum_ok(&d),
+        "UDP checksum over the translated datagram"
+    );
+    let nat_port = be16(&d, 34);
+    assert!(steer::owns_ports(nat_port, 7, 1, 2));
+    assert_eq!(
+        p.dps[0].steered.held(),
+        0,
+        "the held fragments went to worker 1"
+    );
+    // Back: the reply's fragments alternate between the workers.
+    let reply = big_udp((QG, UP), REMOTE, GW_IP, (7, nat_port), 4000);
+    for (i, f) in split(&reply, 1480).iter().enumerate() {
+        p.rx(i % 2, EXT, f);
+    }
+    let back = p.sent();
+    let d = reassemble(&sent_by(&back, 1, VM));
+    assert_eq!((&d[26..30], &d[30..34]), (&REMOTE[..], &VM1_IP[..]));
+    assert_eq!(be16(&d, 36), sport, "the VM's own port restored");
+    assert!(l4_checksum_ok(&d));
+    assert!(p.dps[1].stats.router.fragments_followed >= 4);
+    assert_eq!(
+        p.dps[0].conntrack.len(),
+        0,
+        "the session is worker 1's alone"
+    );
+    p.tick(1000 + STEER_TIMEOUT_MS);
+    for r in [
+        DropReason::FragmentTimeout,
+        DropReason::FragmentTableFull,
+        DropReason::FragmentOrphan,
+    ] {
+        assert_eq!(p.drops(r), 0, "{r:?}");
+    }
+}
+
+#[test]
+fn fragments_to_a_filtered_port_of_another_worker_pass_after_a_first_that_passed() {
+    let mut p = Pair::with_acl(Some(vm_acl()));
+    p.resolve_neighbours();
+    // Allowed (udp 5000), the first fragment last: the others wait at worker 0.
+    let sport = port_of_worker_1(9, 5000);
+    let mut frags = split(&big_udp((QG, UP), UP_IP, FIP, (sport, 5000), 3000), 1480);
+    frags.reverse();
+    p.rx_burst(0, EXT, &frags);
+    let out = p.sent();
+    let d = reassemble(&sent_by(&out, 1, VM));
+    assert_eq!(&d[30..34], &VM2_IP[..], "the whole datagram reaches vm002");
+    assert!(l4_checksum_ok(&d));
+    assert!(p.dps[1].stats.acl.fragments_passed >= 2);
+    // Denied (udp 6000): the first is refused by worker 1, its later fragments follow it
+    // there and are orphans (refragmented to the tenant MTU: four pieces after the first).
+    let sport = port_of_worker_1(9, 6000);
+    for f in &split(&big_udp((QG, UP), UP_IP, FIP, (sport, 6000), 3000), 1480) {
+        p.rx(0, EXT, f);
+    }
+    assert!(p.sent().is_empty(), "nothing of a denied datagram is sent");
+    assert_eq!(p.dps[1].stats.drops[DropReason::SgDenied as usize], 1);
+    assert_eq!(p.dps[1].stats.drops[DropReason::FragmentOrphan as usize], 4);
+    // A later fragment whose first never comes waits at worker 0, then is dropped.
+    let mut dg = big_udp((QG, UP), UP_IP, FIP, (sport, 5000), 3000);
+    dg[18..20].copy_from_slice(&[0x66, 0x66]);
+    p.rx(1, EXT, &split(&dg, 1480)[1]);
+    assert_eq!(p.dps[0].steered.held(), 1);
+    p.tick(1000 + STEER_TIMEOUT_MS);
+    let late = p.sent();
+    assert!(
+        late.iter().all(|(_, _, f)| f[12..14] != [8, 0]),
+        "no IPv4 sent: {late:?}"
+    );
+    assert_eq!(
+        p.dps[0].stats.drops[DropReason::FragmentTimeout as usize],
+        1
+    );
+    assert_eq!(p.dps[0].steered.held(), 0);
 }

@@ -6,21 +6,50 @@
 //! Addresses are left out on purpose: floating-IP NAT rewrites an address and keeps the
 //! ports, and SNAT picks the translated port so that the reply hashes to the worker that made
 //! the session ([`owns_ports`]). A GRE frame is steered by the frame it carries. Frames
-//! without ports (ARP, other protocols, non-first fragments) belong to worker 0.
+//! without ports (ARP, other protocols) belong to worker 0; so do later fragments, unless
+//! the worker knows where their first went ([`super::fragment_steer`]).
 //! See `docs/multicore.md` for the whole design.
 
-use crate::wire::{be16, ethernet, icmp, ipv4};
+use crate::state::fragments::{FragKey, Piece};
+use crate::wire::{be16, be32, ethernet, icmp, ipv4};
 
-/// The worker (of `workers`) that owns the flow of the Ethernet frame `d`.
-#[inline]
-pub fn owner(d: &[u8], workers: u16) -> u16 {
-    if workers <= 1 {
-        return 0;
+/// Where steering sends a frame, and the fragment it is, if it is one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Steered {
+    /// The worker that owns the frame's flow by its ports (0 for frames without ports).
+    pub owner: u16,
+    /// The IPv4 datagram the frame is a fragment of (the outermost fragmented header).
+    pub fragment: Option<Fragment>,
+}
+
+/// A fragment as steering sees it: its datagram (zone 0: before any zone is known) and
+/// where it lies in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fragment {
+    /// The datagram: protocol, addresses, identification (RFC 791 §3.2).
+    pub key: FragKey,
+    /// Its place in the datagram.
+    pub piece: Piece,
+}
+
+impl Fragment {
+    /// True for the first fragment (offset 0), the one that carries the ports.
+    #[inline]
+    pub fn is_first(&self) -> bool {
+        self.piece.offset == 0
     }
-    match flow_ports(d, 0) {
+}
+
+/// The worker (of `workers`) that owns the flow of the Ethernet frame `d`, and the
+/// fragment it is. Call only with several workers.
+#[inline]
+pub fn steer(d: &[u8], workers: u16) -> Steered {
+    let mut fragment = None;
+    let owner = match flow_ports(d, 0, &mut fragment) {
         Some((a, b)) => ports_owner(a, b, workers),
         None => 0,
-    }
+    };
+    Steered { owner, fragment }
 }
 
 /// True if the flow with ports `a` and `b` belongs to worker `worker` of `workers`.
@@ -38,8 +67,9 @@ fn ports_owner(a: u16, b: u16, workers: u16) -> u16 {
 }
 
 /// The two L4 ports of the IPv4 flow in the Ethernet frame `d`, looking through one VLAN tag
-/// and one GRE encapsulation (`depth` counts encapsulations already crossed).
-fn flow_ports(d: &[u8], depth: u8) -> Option<(u16, u16)> {
+/// and one GRE encapsulation (`depth` counts encapsulations already crossed); `fragment`
+/// gets the first fragmented IPv4 header met on the way.
+fn flow_ports(d: &[u8], depth: u8, fragment: &mut Option<Fragment>) -> Option<(u16, u16)> {
     let mut at = ethernet::HEADER_LEN;
     let mut ethertype = be16_at(d, 12)?;
     if ethertype == ethernet::ethertype::VLAN {
@@ -50,6 +80,9 @@ fn flow_ports(d: &[u8], depth: u8) -> Option<(u16, u16)> {
         return None;
     }
     let ip = d.get(at..)?;
+    if fragment.is_none() {
+        *fragment = fragment_of(ip);
+    }
     let (proto, l4) = ipv4_payload(ip)?;
     match proto {
         ipv4::proto::TCP | ipv4::proto::UDP => Some((be16_at(l4, 0)?, be16_at(l4, 2)?)),
@@ -64,10 +97,37 @@ fn flow_ports(d: &[u8], depth: u8) -> Option<(u16, u16)> {
                 + usize::from(flags & 0x8000 != 0)
                 + usize::from(flags & 0x2000 != 0)
                 + usize::from(flags & 0x1000 != 0);
-            flow_ports(l4.get(words * 4..)?, 1)
+            flow_ports(l4.get(words * 4..)?, 1, fragment)
         }
         _ => None,
     }
+}
+
+/// The fragment the IPv4 packet `ip` is (MF set or a non-zero offset), if it is one.
+fn fragment_of(ip: &[u8]) -> Option<Fragment> {
+    let word = be16_at(ip, 6)?;
+    if word & (ipv4::FLAG_MF | 0x1fff) == 0 {
+        return None;
+    }
+    let hl = usize::from(*ip.first()? & 0x0f) * 4;
+    let total = usize::from(be16_at(ip, 2)?);
+    if hl < ipv4::MIN_HEADER_LEN || total < hl || ip.len() < hl {
+        return None;
+    }
+    Some(Fragment {
+        key: FragKey {
+            zone: 0,
+            proto: ip[9],
+            id: be16(ip, 4),
+            src: be32(ip, 12),
+            dst: be32(ip, 16),
+        },
+        piece: Piece {
+            offset: u32::from(word & 0x1fff) * 8,
+            len: (total - hl) as u32,
+            last: word & ipv4::FLAG_MF == 0,
+        },
+    })
 }
 
 /// Protocol and payload of a first (or only) IPv4 fragment.

@@ -1,4 +1,5 @@
-//! What one worker learns that the others need: MAC addresses and resolved neighbours.
+//! What one worker learns that the others need: MAC addresses, resolved neighbours, and
+//! where the first fragment of a datagram went.
 //!
 //! Each worker keeps its own MAC table and ARP caches (no lock on the per-packet path). When
 //! a worker learns a new or moved MAC address, or an ARP exchange resolves a neighbour, it
@@ -6,8 +7,9 @@
 //! applies them between bursts ([`super::Dataplane::sync`]) and releases the frames it held
 //! for that neighbour. Nothing is queued when there is one worker.
 
-use super::{l3, tunnel, Dataplane, Io};
+use super::{fragment_steer, l3, tunnel, Dataplane, Io};
 use crate::frame::Frame;
+use crate::state::fragments::{FragKey, Piece};
 use crate::state::Millis;
 use crate::tables::{Dest, NetIdx, PortIdx, Snapshot};
 use crate::wire::Mac;
@@ -40,6 +42,16 @@ pub enum SyncEvent {
         /// Device the ARP arrived on (drops of released frames count there).
         port: PortIdx,
     },
+    /// The first fragment of datagram `key` went to `worker`, which owns its flow; worker 0
+    /// hands the later ones there ([`super::fragment_steer`]).
+    Fragment {
+        /// The datagram (zone 0).
+        key: FragKey,
+        /// Where the first fragment lies in it.
+        first: Piece,
+        /// The owner.
+        worker: u16,
+    },
 }
 
 impl<F: Frame> Dataplane<F> {
@@ -66,6 +78,9 @@ impl<F: Frame> Dataplane<F> {
             }
             SyncEvent::RouterNeighbour { ip, mac, port } => {
                 l3::release_held(self, snap, port, ip, mac, true, now, io);
+            }
+            SyncEvent::Fragment { key, first, worker } => {
+                fragment_steer::owned_by(self, snap, &key, first, worker, now, io);
             }
         }
     }

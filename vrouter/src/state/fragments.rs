@@ -81,6 +81,11 @@ pub enum Verdict {
     Echo,
     /// It was addressed to the router and not answered: the later ones are dropped.
     Discard,
+    /// It went to worker `worker`, which owns its flow: the later ones go there too.
+    Steer {
+        /// The owner's number.
+        worker: u16,
+    },
 }
 
 /// Outcome of [`Fragments::hold`].
@@ -136,6 +141,8 @@ pub struct Fragments<H> {
     held: Box<[Option<(u32, H)>]>,
     held_count: usize,
     live: usize,
+    /// Life of an entry without completion.
+    timeout: Millis,
 }
 
 impl<H> Default for Fragments<H> {
@@ -145,13 +152,19 @@ impl<H> Default for Fragments<H> {
 }
 
 impl<H> Fragments<H> {
-    /// An empty table, allocated once.
+    /// An empty table whose entries live [`TIMEOUT_MS`], allocated once.
     pub fn new() -> Self {
+        Self::with_timeout(TIMEOUT_MS)
+    }
+
+    /// An empty table whose entries live `timeout` without completing, allocated once.
+    pub fn with_timeout(timeout: Millis) -> Self {
         Fragments {
             slots: vec![FREE; SLOTS].into_boxed_slice(),
             held: (0..HELD_MAX).map(|_| None).collect(),
             held_count: 0,
             live: 0,
+            timeout,
         }
     }
 
@@ -193,7 +206,7 @@ impl<H> Fragments<H> {
         }
         self.slots[i] = Slot {
             key: *key,
-            expires: now + TIMEOUT_MS,
+            expires: now + self.timeout,
             used: true,
             ..FREE
         };
@@ -291,7 +304,7 @@ impl<H> Fragments<H> {
         Some(item)
     }
 
-    /// Ends the entries older than [`TIMEOUT_MS`]; `dropped` gets each fragment they still
+    /// Ends the entries older than their timeout; `dropped` gets each fragment they still
     /// held (their first never came).
     pub fn expire(&mut self, now: Millis, mut dropped: impl FnMut(H)) -> Expired {
         let mut out = Expired::default();
