@@ -51,8 +51,20 @@ pub(super) fn check(
 ) -> Result<(), Refusal> {
     addresses(r, m.key.src, m.key.dst).map_err(Refusal::Drop)?;
     // Strict reverse path: the route back to the source leaves where the packet came in.
-    if r.lookup(m.key.src).map(|(port, _)| port) != Some(in_rp) {
+    let src = m.key.src;
+    let Some((port, hop)) = r.lookup(src).filter(|&(port, _)| port == in_rp) else {
         return Err(Refusal::Drop(DropReason::RpFilter));
+    };
+    // On the port's own subnet: not its broadcast, not one of the router's addresses (the
+    // floating IPs are on the external subnet).
+    if hop == src {
+        let p = &r.ports[port];
+        if p.prefix_len <= 30 && src == p.ip | !mask(p.prefix_len) {
+            return Err(Refusal::Drop(DropReason::MartianSource));
+        }
+        if r.owns(src) || (p.external && r.fixed_of.contains_key(&src)) {
+            return Err(Refusal::Drop(DropReason::OwnAddressSource));
+        }
     }
     if m.hl > ipv4::MIN_HEADER_LEN {
         options(&d[L3 + ipv4::MIN_HEADER_LEN..L3 + m.hl])?;
@@ -60,18 +72,15 @@ pub(super) fn check(
     Ok(())
 }
 
-/// The address checks: what no router accepts as a source, forwards to, or takes from
-/// outside as its own.
+/// The address checks that need no route: what no router accepts as a source or
+/// forwards to.
 #[inline]
 fn addresses(r: &RouterConf, src: u32, dst: u32) -> Result<(), DropReason> {
     // 0/8 ("this network"), 127/8 (loopback), 224/4 (multicast) and 240/4 (reserved,
     // limited broadcast included) are never a source on the wire.
     let first = src >> 24;
-    if first == 0 || first == 127 || src >= 0xe000_0000 || is_directed_broadcast(r, src) {
+    if first == 0 || first == 127 || src >= 0xe000_0000 {
         return Err(DropReason::MartianSource);
-    }
-    if r.owns(src) || r.fixed_of.contains_key(&src) {
-        return Err(DropReason::OwnAddressSource);
     }
     let first = dst >> 24;
     if first == 0 || first == 127 || (dst >= 0xf000_0000 && dst != u32::MAX) {

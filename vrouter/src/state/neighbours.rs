@@ -104,7 +104,7 @@ pub struct Neighbours<F> {
 impl<F> Default for Neighbours<F> {
     fn default() -> Self {
         Neighbours {
-            map: HashMap::with_capacity(MAX_ENTRIES),
+            map: HashMap::default(),
             pending: 0,
             clock: VecDeque::with_capacity(MAX_ENTRIES),
             unresolved: VecDeque::with_capacity(MAX_PENDING),
