@@ -1,7 +1,7 @@
 # Entry points of the vrouter appliance. `make test` is what CI runs (.ci/run).
 CARGO ?= cargo
 
-.PHONY: deps build test demo bench lint fuzz
+.PHONY: deps build test demo bench lint fuzz deb
 
 # System packages: DPDK, libclang for bindgen, and the clients of the end-to-end tests.
 deps:
@@ -15,6 +15,17 @@ build:
 # --test-threads=1.
 test: deps lint
 	$(CARGO) test --workspace --release
+
+# The Debian package (target/debian/vrouter_*.deb): both binaries, the systemd unit and
+# tmpfiles, /etc/vrouter/vrouter.toml (a conffile), man pages and bash/zsh completions.
+deb: deps
+	$(CARGO) build --release --bins
+	rm -rf target/docs
+	VROUTER_WRITE_DOCS=target/docs target/release/vrouter
+	VROUTER_WRITE_DOCS=target/docs target/release/vrouterctl
+	gzip -9n target/docs/*.8
+	@command -v cargo-deb >/dev/null || $(CARGO) install --locked cargo-deb
+	$(CARGO) deb --no-build --no-strip -p vrouter-appliance -o target/debian/
 
 demo: deps build
 	./scripts/demo.sh

@@ -20,6 +20,13 @@ neutron_packages=(
     python3-openstackclient python3-pymysql
 )
 
+# cargo-deb builds the Debian package (make deb, tests/e2e_deb.rs): from crates.io, once
+# per machine (a few minutes to compile).
+if ! cargo deb --version >/dev/null 2>&1; then
+    echo "install-deps: installing cargo-deb"
+    cargo install --locked cargo-deb
+fi
+
 missing=()
 for p in "${packages[@]}"; do
     if ! dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed$'; then

@@ -60,6 +60,9 @@ enum Format {
 }
 
 fn main() -> ExitCode {
+    if vrouter_appliance::docs::write_if_asked(<Cli as clap::CommandFactory>::command()) {
+        return ExitCode::SUCCESS;
+    }
     let cli = Cli::parse();
     let (op, how) = match cli.command.into_request() {
         Ok(request) => request,

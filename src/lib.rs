@@ -1,6 +1,7 @@
 //! The vrouter appliance: the DPDK layer and the process around the `vrouter` data plane.
 
 pub mod appliance;
+pub mod docs;
 pub mod dpdk;
 pub mod metrics;
 pub mod notify;

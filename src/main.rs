@@ -87,6 +87,9 @@ fn parse_metrics(s: &str) -> Result<Metrics, String> {
 }
 
 fn main() -> ExitCode {
+    if vrouter_appliance::docs::write_if_asked(<Args as clap::CommandFactory>::command()) {
+        return ExitCode::SUCCESS;
+    }
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     match run(Args::parse()) {
         Ok(()) => ExitCode::SUCCESS,
