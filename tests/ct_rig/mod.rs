@@ -44,6 +44,15 @@ fn config(dir: &TempDir, o: &Options) -> String {
         &format!("{fip_line}port_id = \"{VM002_PORT}\"\n"),
         1,
     );
+    if let Some((capacity, zone_limit)) = o.conntrack {
+        let at = text
+            .find("\n[conntrack]")
+            .expect("[conntrack] in the reference topology");
+        text.truncate(at);
+        text.push_str(&format!(
+            "\n[conntrack]\ncapacity = {capacity}\nzone_limit = {zone_limit}\n"
+        ));
+    }
     if o.ssh_only {
         let vm002 = format!("id = \"{VM002_PORT}\"");
         let at = text.find(&vm002).expect("vm002's port");
@@ -69,15 +78,6 @@ protocol = "icmp"
 [[security_group.rules]]
 direction = "egress"
 "#
-        ));
-    }
-    if let Some((capacity, zone_limit)) = o.conntrack {
-        let at = text
-            .find("\n[conntrack]")
-            .expect("[conntrack] in the reference topology");
-        text.truncate(at);
-        text.push_str(&format!(
-            "\n[conntrack]\ncapacity = {capacity}\nzone_limit = {zone_limit}\n"
         ));
     }
     if o.tenant_b {
