@@ -1,7 +1,7 @@
 # Entry points of the vrouter appliance. `make test` is what CI runs (.ci/run).
 CARGO ?= cargo
 
-.PHONY: deps build test demo bench lint fuzz deb
+.PHONY: deps build test demo bench lint fuzz soak deb
 
 # System packages: DPDK, libclang for bindgen, and the clients of the end-to-end tests.
 deps:
@@ -26,6 +26,12 @@ deb: deps
 	gzip -9n target/docs/*.8
 	@command -v cargo-deb >/dev/null || $(CARGO) install --locked cargo-deb
 	$(CARGO) deb --no-build --no-strip -p vrouter-appliance -o target/debian/
+
+# The bounded soak (tests/soak.rs): mixed traffic through the appliance for SOAK_SECS
+# seconds, RSS and mbufs in use checked flat against the ceiling the test states.
+SOAK_SECS ?= 80
+soak: deps
+	SOAK_SECS=$(SOAK_SECS) $(CARGO) test --release --test soak -- --ignored --nocapture
 
 demo: deps build
 	./scripts/demo.sh
