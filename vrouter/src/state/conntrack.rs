@@ -6,9 +6,10 @@
 //! the reverse of the *translated* original, so a packet matching either key is rewritten
 //! to the tuple the other key implies. The table is bounded and preallocated. As Linux
 //! does under pressure: sessions not yet assured (no answer, or a TCP handshake not
-//! completed: what a flood leaves) sit in a list, oldest first, and a full table drops the
-//! oldest of them for a new one (`early_drop`); one zone holds a limited share of the table
-//! (as conntrack zone limits do); a session whose first packet was dropped further on is
+//! completed: what a flood leaves) sit in a list per zone, oldest first; one zone holds a
+//! limited share of the table (as conntrack zone limits do) and a zone at its limit drops
+//! its own oldest such session for a new one, a full table the oldest of the zone holding
+//! most of them (`early_drop`); a session whose first packet was dropped further on is
 //! removed again. What is refused is counted. Expiry runs incrementally from the worker's
 //! timer. TCP tracking is in [`tcp`].
 
@@ -199,10 +200,7 @@ crate::merge_fields!(ConntrackStats {
 const NIL: u32 = u32::MAX;
 /// Sessions at most created for one packet (a security group, a router, another port).
 const FRESH_MAX: usize = 4;
-/// Entries of the early-drop list looked at for a session of a zone at its limit.
-const ZONE_EVICT_SCAN: usize = 32;
-
-/// A session's place in the list of sessions not assured, oldest first.
+/// A session's place in its zone's list of sessions not assured, oldest first.
 #[derive(Clone, Copy, Debug)]
 struct Link {
     prev: u32,
@@ -216,6 +214,23 @@ const UNLINKED: Link = Link {
     linked: false,
 };
 
+/// What the table keeps per zone: its live sessions and its early-drop list.
+#[derive(Clone, Copy, Debug)]
+struct Zone {
+    live: u32,
+    /// Sessions in the early-drop list (not assured).
+    unassured: u32,
+    head: u32,
+    tail: u32,
+}
+
+const EMPTY_ZONE: Zone = Zone {
+    live: 0,
+    unassured: 0,
+    head: NIL,
+    tail: NIL,
+};
+
 /// The sessions of one worker.
 #[derive(Debug)]
 pub struct Conntrack {
@@ -224,12 +239,10 @@ pub struct Conntrack {
     free: Vec<u32>,
     capacity: usize,
     zone_limit: usize,
-    /// Live sessions per zone.
-    zones: HashMap<u16, u32>,
-    /// Per slot: its place in the early-drop list.
+    /// Per zone with live sessions: their count and the zone's early-drop list.
+    zones: HashMap<u16, Zone>,
+    /// Per slot: its place in its zone's early-drop list.
     links: Vec<Link>,
-    head: u32,
-    tail: u32,
     /// Sessions created for the packet being processed (see [`Conntrack::begin_packet`]).
     fresh: [u32; FRESH_MAX],
     fresh_len: usize,
@@ -261,8 +274,6 @@ impl Conntrack {
             zone_limit,
             zones: HashMap::with_capacity(256),
             links: Vec::new(),
-            head: NIL,
-            tail: NIL,
             fresh: [NIL; FRESH_MAX],
             fresh_len: 0,
             cursor: 0,
@@ -282,7 +293,7 @@ impl Conntrack {
 
     /// Live sessions of `zone`.
     pub fn zone_len(&self, zone: u16) -> usize {
-        self.zones.get(&zone).map_or(0, |&n| n as usize)
+        self.zones.get(&zone).map_or(0, |z| z.live as usize)
     }
 
     /// Changes the limits; live sessions beyond them stay until they expire.
@@ -320,8 +331,9 @@ impl Conntrack {
 
     /// Creates a session for a first packet `orig` that leaves translated as `translated`
     /// (equal to `orig` when no NAT applies). A zone at its limit makes room by dropping
-    /// one of its sessions that is not assured, a full table by dropping the oldest such
-    /// session (Linux `early_drop`); without one the session is refused.
+    /// its own oldest session that is not assured, a full table by dropping such a session
+    /// (see [`Conntrack::early_drop_victim_zone`], Linux `early_drop`); without one the
+    /// session is refused.
     pub fn create(
         &mut self,
         orig: FlowKey,
@@ -334,11 +346,15 @@ impl Conntrack {
         }
         let zone_full =
             self.zone_limit < self.capacity && self.zone_len(orig.zone) >= self.zone_limit;
-        if zone_full && !self.early_drop(Some(orig.zone)) {
+        if zone_full && !self.early_drop(orig.zone) {
             self.stats.zone_full += 1;
             return Err(CtError::ZoneFull);
         }
-        if self.len() >= self.capacity && !self.early_drop(None) {
+        if self.len() >= self.capacity
+            && !self
+                .early_drop_victim_zone()
+                .is_some_and(|z| self.early_drop(z))
+        {
             self.stats.full += 1;
             return Err(CtError::Full);
         }
@@ -375,7 +391,7 @@ impl Conntrack {
         };
         self.map.insert(orig, slot(idx, Dir::Orig));
         self.map.insert(reply, slot(idx, Dir::Reply));
-        *self.zones.entry(orig.zone).or_insert(0) += 1;
+        self.zones.entry(orig.zone).or_insert(EMPTY_ZONE).live += 1;
         self.link(idx);
         if self.fresh_len < FRESH_MAX {
             self.fresh[self.fresh_len] = idx;
@@ -484,16 +500,16 @@ impl Conntrack {
 
     /// Frees slot `idx`: keys, zone count, early-drop list, the packet's own sessions.
     fn release(&mut self, idx: u32) -> Option<Session> {
+        self.unlink(idx);
         let s = self.sessions.get_mut(idx as usize)?.take()?;
         self.map.remove(&s.orig);
         self.map.remove(&s.reply);
-        if let Some(n) = self.zones.get_mut(&s.orig.zone) {
-            *n -= 1;
-            if *n == 0 {
+        if let Some(z) = self.zones.get_mut(&s.orig.zone) {
+            z.live -= 1;
+            if z.live == 0 {
                 self.zones.remove(&s.orig.zone);
             }
         }
-        self.unlink(idx);
         if let Some(at) = self.fresh[..self.fresh_len].iter().position(|&f| f == idx) {
             self.fresh_len -= 1;
             self.fresh[at] = self.fresh[self.fresh_len];
@@ -502,61 +518,84 @@ impl Conntrack {
         Some(s)
     }
 
-    /// Drops the oldest session that is not assured (of `zone`, looking at a few, if
-    /// given); false if there is none.
-    fn early_drop(&mut self, zone: Option<u16>) -> bool {
-        let mut at = self.head;
-        let mut looked = 0;
-        while at != NIL {
-            let ok = match zone {
-                None => true,
-                Some(z) => self.get(at).is_some_and(|s| s.orig.zone == z),
-            };
-            if ok {
-                self.release(at);
-                self.stats.early_dropped += 1;
-                return true;
-            }
-            looked += 1;
-            if looked >= ZONE_EVICT_SCAN {
-                return false;
-            }
-            at = self.links[at as usize].next;
+    /// Drops the oldest session of `zone` that is not assured; false if it has none.
+    fn early_drop(&mut self, zone: u16) -> bool {
+        let Some(&Zone { head, .. }) = self.zones.get(&zone) else {
+            return false;
+        };
+        if head == NIL {
+            return false;
         }
-        false
+        self.release(head);
+        self.stats.early_dropped += 1;
+        true
     }
 
-    /// Appends `idx` to the early-drop list.
+    /// The zone a full table takes a session from: the one with the most sessions not
+    /// assured. Linux `early_drop` evicts near the new packet (its hash bucket), whoever
+    /// owns the victim; with zones, taking from the zone that holds most of what a flood
+    /// leaves makes the flooding router or port pay, and never costs a zone with few
+    /// pending connections its own handshakes. Looks at each zone with live sessions; runs
+    /// only when the table is full.
+    fn early_drop_victim_zone(&self) -> Option<u16> {
+        self.zones
+            .iter()
+            .filter(|(_, z)| z.unassured > 0)
+            .max_by_key(|(_, z)| z.unassured)
+            .map(|(&id, _)| id)
+    }
+
+    /// Appends `idx` to its zone's early-drop list.
     fn link(&mut self, idx: u32) {
-        let l = &mut self.links[idx as usize];
-        if l.linked {
+        let Some(zone) = self.get(idx).map(|s| s.orig.zone) else {
+            return;
+        };
+        if self.links[idx as usize].linked {
             return;
         }
-        *l = Link {
-            prev: self.tail,
+        let Some(z) = self.zones.get_mut(&zone) else {
+            return;
+        };
+        self.links[idx as usize] = Link {
+            prev: z.tail,
             next: NIL,
             linked: true,
         };
-        match self.tail {
-            NIL => self.head = idx,
+        let old_tail = z.tail;
+        z.tail = idx;
+        z.unassured += 1;
+        match old_tail {
+            NIL => z.head = idx,
             t => self.links[t as usize].next = idx,
         }
-        self.tail = idx;
     }
 
-    /// Takes `idx` out of the early-drop list.
+    /// Takes `idx` out of its zone's early-drop list.
     fn unlink(&mut self, idx: u32) {
-        let l = self.links[idx as usize];
+        let Some(&l) = self.links.get(idx as usize) else {
+            return;
+        };
         if !l.linked {
             return;
         }
-        match l.prev {
-            NIL => self.head = l.next,
-            p => self.links[p as usize].next = l.next,
+        let Some(zone) = self.get(idx).map(|s| s.orig.zone) else {
+            return;
+        };
+        let Some(z) = self.zones.get_mut(&zone) else {
+            return;
+        };
+        z.unassured -= 1;
+        if l.prev == NIL {
+            z.head = l.next;
         }
-        match l.next {
-            NIL => self.tail = l.prev,
-            n => self.links[n as usize].prev = l.prev,
+        if l.next == NIL {
+            z.tail = l.prev;
+        }
+        if l.prev != NIL {
+            self.links[l.prev as usize].next = l.next;
+        }
+        if l.next != NIL {
+            self.links[l.next as usize].prev = l.prev;
         }
         self.links[idx as usize] = UNLINKED;
     }

@@ -404,3 +404,57 @@ fn handshake_and_close_drive_timeouts() {
     assert_eq!(ct.get(i).unwrap().timeout(), 86_400_000);
     assert_eq!(ct.get(i).unwrap().packets, [2, 1]);
 }
+
+#[test]
+fn a_zone_at_its_limit_evicts_its_own_behind_many_of_other_zones() {
+    let mut ct = Conntrack::with_limits(1000, 40);
+    // Other zones' unanswered sessions are the oldest in the table, far more than a few.
+    for n in 0..300u32 {
+        udp_in(&mut ct, 10 + (n % 10) as u16, n).unwrap();
+    }
+    for n in 0..40u32 {
+        udp_in(&mut ct, 7, 1000 + n).unwrap();
+    }
+    assert_eq!(ct.zone_len(7), 40);
+    for n in 0..100u32 {
+        udp_in(&mut ct, 7, 2000 + n).expect("zone 7 evicts its own oldest");
+    }
+    assert_eq!(ct.zone_len(7), 40);
+    assert_eq!(ct.stats.zone_full, 0);
+    assert_eq!(ct.stats.early_dropped, 100);
+    assert!(ct
+        .lookup(&FlowKey {
+            zone: 7,
+            ..key(1059, 1, 9, 9)
+        })
+        .is_none());
+    assert!(ct
+        .lookup(&FlowKey {
+            zone: 7,
+            ..key(2060, 1, 9, 9)
+        })
+        .is_some());
+    assert_eq!(ct.len(), 340, "no other zone's session went");
+}
+
+#[test]
+fn a_full_table_takes_from_the_zone_with_most_unanswered_sessions() {
+    let mut ct = Conntrack::with_limits(10, 8);
+    // Zone 2's pending session is the oldest, zone 1 holds most.
+    let pending = udp_in(&mut ct, 2, 100).unwrap();
+    for n in 0..8u32 {
+        udp_in(&mut ct, 1, n).unwrap();
+    }
+    let b = udp_in(&mut ct, 3, 200).unwrap();
+    ct.seen(b, Dir::Reply, 60, 0, 0);
+    udp_in(&mut ct, 3, 201).expect("a full table makes room");
+    assert_eq!(ct.get(pending).map(|s| s.orig.src), Some(100));
+    assert_eq!(ct.zone_len(1), 7, "zone 1's oldest went");
+    assert!(ct
+        .lookup(&FlowKey {
+            zone: 1,
+            ..key(0, 1, 9, 9)
+        })
+        .is_none());
+    assert_eq!(ct.stats.early_dropped, 1);
+}
