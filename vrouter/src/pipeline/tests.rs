@@ -428,8 +428,15 @@ fn oversized_frame_for_tunnel_and_unanswered_arp_are_counted() {
     assert_eq!(r.drops(DropReason::FloodPeerUnresolved), 1);
     assert_eq!(r.drops(DropReason::NeighbourTimeout), 0);
     const BEHIND_C2: [u8; 6] = [0xfa, 0x16, 0x3e, 0x00, 0x00, 0x42];
-    r.rx(UNDERLAY, &gre_in(C2_MAC, C2_IP, 2, &eth(MAC_B, BEHIND_C2, 0)));
-    assert_eq!(r.dp.underlay_neigh.lookup(ip(C2_IP)), None, "GRE teaches no MAC");
+    r.rx(
+        UNDERLAY,
+        &gre_in(C2_MAC, C2_IP, 2, &eth(MAC_B, BEHIND_C2, 0)),
+    );
+    assert_eq!(
+        r.dp.underlay_neigh.lookup(ip(C2_IP)),
+        None,
+        "GRE teaches no MAC"
+    );
     let out = r.rx(VM_B, &eth(BEHIND_C2, MAC_B, 0));
     assert!(
         out.iter().all(|(p, f)| *p == UNDERLAY && f.len() <= 60),
