@@ -458,7 +458,14 @@ impl<R: ReadTimeout> LineReader<R> {
                     .ok_or(io::ErrorKind::TimedOut)?;
                 self.inner.get_ref().set_timeout(left)?;
             }
-            let chunk = self.inner.fill_buf()?;
+            let chunk = match self.inner.fill_buf() {
+                Ok(chunk) => chunk,
+                // A signal handled by another part of the process (DPDK's tap driver takes
+                // SIGIO for every frame) ends a read on a socket with a timeout even under
+                // SA_RESTART (signal(7)): wait on with the time left.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
             if chunk.is_empty() {
                 let partial = !self.skipping && !buf.is_empty();
                 self.skipping = false;
@@ -513,6 +520,45 @@ mod tests {
             }
             out.push((next, buf.clone()));
         }
+    }
+
+    /// Reads `data`, failing with `Interrupted` before every byte, as a socket read under a
+    /// stream of signals does.
+    struct Interrupted<'a> {
+        data: &'a [u8],
+        signal_due: bool,
+    }
+
+    impl Read for Interrupted<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            self.signal_due = !self.signal_due;
+            if !self.signal_due || self.data.is_empty() || out.is_empty() {
+                return self.data.read(&mut out[..out.len().min(1)]);
+            }
+            Err(io::ErrorKind::Interrupted.into())
+        }
+    }
+
+    impl ReadTimeout for Interrupted<'_> {
+        fn set_timeout(&self, _: Duration) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_signal_during_a_read_does_not_end_the_line() {
+        let input = Interrupted {
+            data: b"{\"id\":1}\nnext\n",
+            signal_due: false,
+        };
+        let mut r = LineReader::new(input, 100);
+        let mut buf = Vec::new();
+        let t = Duration::from_secs(5);
+        assert_eq!(r.next(&mut buf, t, t).unwrap(), Next::Line);
+        assert_eq!(buf, b"{\"id\":1}");
+        assert_eq!(r.next(&mut buf, t, t).unwrap(), Next::Line);
+        assert_eq!(buf, b"next");
+        assert_eq!(r.next(&mut buf, t, t).unwrap(), Next::Eof);
     }
 
     #[test]

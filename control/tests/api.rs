@@ -607,3 +607,62 @@ fn a_regular_file_at_the_socket_path_is_refused() {
         .is_ok());
     drop(server);
 }
+
+/// The ids of this process's threads named `name` (as `/proc/self/task/*/comm` shows it).
+fn threads_named(name: &str) -> Vec<libc::pid_t> {
+    let tasks = std::fs::read_dir("/proc/self/task").unwrap();
+    tasks
+        .filter_map(|t| {
+            let t = t.ok()?;
+            let comm = std::fs::read_to_string(t.path().join("comm")).ok()?;
+            (comm.trim_end() == name).then(|| t.file_name().to_str()?.parse().ok())?
+        })
+        .collect()
+}
+
+/// A socket read with a timeout fails with EINTR on any handled signal, even under
+/// SA_RESTART (signal(7)); in the appliance DPDK's tap driver takes SIGIO for every frame,
+/// so under traffic the server's client threads are signalled all the time. A client whose
+/// thread is signalled while it waits for a request, and again while it is idle after an
+/// answer, is answered both times on the same connection.
+#[test]
+fn signals_to_a_waiting_client_thread_do_not_end_its_connection() {
+    extern "C" fn on_signal(_: libc::c_int) {}
+    // SAFETY: a zeroed sigaction with a handler that does nothing, installed for SIGUSR1,
+    // which nothing else in this process uses.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_signal as *const () as libc::sighandler_t;
+        sa.sa_flags = libc::SA_RESTART;
+        assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()), 0);
+    }
+    let dir = TempDir::new("signals");
+    let (svc, _plane) = service(&dir.0.join("state"));
+    let path = dir.0.join("ctl.sock");
+    let server = Server::start(&path, Arc::new(svc), ServerOptions::default()).unwrap();
+    let mut c = Conn::open(&path);
+    let signal_client_threads = || {
+        let until = Instant::now() + Duration::from_millis(200);
+        let mut sent = 0;
+        while Instant::now() < until {
+            for tid in threads_named("vrouter-ctl-cli") {
+                // SAFETY: tgkill with this process's id, one of its thread ids and a
+                // signal that has a handler.
+                unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, libc::SIGUSR1) };
+                sent += 1;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(sent > 0, "a client thread was signalled");
+    };
+    signal_client_threads();
+    let r = c.send(br#"{"id":1,"op":"network.list"}"#);
+    assert!(
+        r.into_result().is_ok(),
+        "answered after signals while waiting"
+    );
+    signal_client_threads();
+    let r = c.send(br#"{"id":2,"op":"network.list"}"#);
+    assert!(r.into_result().is_ok(), "answered after signals while idle");
+    drop(server);
+}
