@@ -533,7 +533,8 @@ mod tests {
         fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
             self.signal_due = !self.signal_due;
             if !self.signal_due || self.data.is_empty() || out.is_empty() {
-                return self.data.read(&mut out[..out.len().min(1)]);
+                let one = out.len().min(1);
+                return self.data.read(&mut out[..one]);
             }
             Err(io::ErrorKind::Interrupted.into())
         }
