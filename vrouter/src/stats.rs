@@ -220,6 +220,11 @@ merge_fields!(DhcpStats {
     releases,
     declines
 });
+merge_fields!(NodeCounters {
+    calls,
+    packets,
+    cycles
+});
 merge_fields!(AclStats {
     new,
     established,
@@ -251,7 +256,21 @@ impl Merge for Stats {
         self.handed_off += o.handed_off;
         self.sync_sent += o.sync_sent;
         self.sync_applied += o.sync_applied;
+        for (a, b) in self.nodes.iter_mut().zip(&o.nodes) {
+            a.merge(b);
+        }
     }
+}
+
+/// Calls, frames and cycles of one node of the graph.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeCounters {
+    /// Vectors processed.
+    pub calls: u64,
+    /// Frames processed.
+    pub packets: u64,
+    /// Cycles spent, as the I/O layer counts them ([`crate::pipeline::Io::cycles`]).
+    pub cycles: u64,
 }
 
 /// Counters of one device, as ifconfig shows them.
@@ -373,6 +392,8 @@ pub struct Stats {
     pub sync_sent: u64,
     /// Learned MACs and neighbours applied from the other workers.
     pub sync_applied: u64,
+    /// Per node of the graph, by `Node as usize` ([`crate::pipeline::Node`]).
+    pub nodes: [NodeCounters; crate::pipeline::Node::COUNT],
 }
 
 impl Default for Stats {
@@ -393,6 +414,7 @@ impl Default for Stats {
             handed_off: 0,
             sync_sent: 0,
             sync_applied: 0,
+            nodes: [NodeCounters::default(); crate::pipeline::Node::COUNT],
         }
     }
 }

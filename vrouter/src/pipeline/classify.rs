@@ -1,23 +1,23 @@
-//! First stage: which network a frame belongs to, from the role of the device it came in on.
+//! The `port-input` node: which network a frame belongs to, from the role of the device it
+//! came in on.
 
-use super::{acl, l2, output, tunnel, Dataplane, Io};
+use super::graph::{Ctx, Edge, Meta, Node, Step};
+use super::{acl, output, Dataplane};
 use crate::frame::Frame;
-use crate::state::Millis;
 use crate::stats::DropReason;
-use crate::tables::{Dest, PortIdx, PortRole, Snapshot};
+use crate::tables::{Dest, PortRole};
 use crate::wire::{be16, ethernet, vlan};
 
-/// Dispatches a frame received on `port` to the stage its device's role calls for.
+/// Sends a frame received on `meta.in_port` to the node its device's role calls for.
 #[inline]
-pub(super) fn input<F: Frame, O: Io<F>>(
+pub(super) fn node<F: Frame, O>(
     dp: &mut Dataplane<F>,
-    snap: &Snapshot,
-    port: PortIdx,
+    cx: &mut Ctx<'_, O>,
+    meta: &mut Meta,
     mut frame: F,
-    now: Millis,
-    io: &mut O,
-) -> Result<(), DropReason> {
-    let role = &snap.port(port).ok_or(DropReason::PortUnused)?.role;
+) -> Step<F> {
+    let port = meta.in_port;
+    let role = &cx.snap.port(port).ok_or(DropReason::PortUnused)?.role;
     let d = frame.data();
     if d.len() < ethernet::HEADER_LEN {
         return Err(DropReason::Malformed);
@@ -29,10 +29,12 @@ pub(super) fn input<F: Frame, O: Io<F>>(
             if ethertype == ethernet::ethertype::VLAN {
                 return Err(DropReason::VlanUnknown);
             }
-            if let Some(a) = snap.acl(port) {
-                acl::filter(dp, a, port, acl::Way::Egress, &frame, now)?;
+            if let Some(a) = cx.snap.acl(port) {
+                acl::filter(dp, a, port, acl::Way::Egress, &frame, cx.now)?;
             }
-            l2::switch(dp, snap, port, *net, Dest::Port(port), frame, now, io)
+            meta.net = *net;
+            meta.from = Dest::Port(port);
+            Ok(Edge::To(Node::L2Switch, frame))
         }
         PortRole::Trunk { vlans } => {
             if ethertype != ethernet::ethertype::VLAN {
@@ -46,8 +48,10 @@ pub(super) fn input<F: Frame, O: Io<F>>(
                 return Err(DropReason::VlanUnknown);
             }
             output::pop_vlan(&mut frame)?;
-            l2::switch(dp, snap, port, net, Dest::Port(port), frame, now, io)
+            meta.net = net;
+            meta.from = Dest::Port(port);
+            Ok(Edge::To(Node::L2Switch, frame))
         }
-        PortRole::Underlay => tunnel::underlay_input(dp, snap, port, frame, now, io),
+        PortRole::Underlay => Ok(Edge::To(Node::UnderlayInput, frame)),
     }
 }

@@ -4,12 +4,13 @@
 //! from the DHCP port's MAC and address, and switched from the local port like any frame
 //! the appliance sends: back through the tunnel peer or local port the client is behind.
 
-use super::{l2, Dataplane, Io};
+use super::graph::{Ctx, Edge, Meta, Node, Step};
+use super::Dataplane;
 use crate::frame::Frame;
 use crate::state::Millis;
 use crate::stats::DropReason;
 use crate::tables::dhcp::{DhcpBinding, DhcpSubnet};
-use crate::tables::{Dest, NetConf, PortIdx, Snapshot};
+use crate::tables::{Dest, NetConf, Snapshot};
 use crate::wire::dhcp::{self, LeaseTimes, MessageType, ParamSet, Reply};
 use crate::wire::{be16, ethernet, ipv4, udp, Error, Mac};
 
@@ -135,16 +136,28 @@ struct Answer {
     lease: bool,
 }
 
-/// Takes a client message for the network's DHCP server and sends the reply, if any.
-pub(super) fn input<F: Frame, O: Io<F>>(
+/// The `dhcp` node: takes a client message for the network's DHCP server and sends the
+/// reply, if any; a broadcast for no server here is ignored.
+pub(super) fn node<F: Frame, O>(
     dp: &mut Dataplane<F>,
-    snap: &Snapshot,
-    in_port: PortIdx,
-    net: &NetConf,
+    cx: &mut Ctx<'_, O>,
+    meta: &mut Meta,
+    frame: F,
+) -> Step<F> {
+    let multicast = Mac::from_bytes(&frame.data()[0..6]).is_multicast();
+    let step = input(dp, cx, meta, frame);
+    super::local::ignore_broadcast(dp, multicast, step)
+}
+
+/// A client message for the network's DHCP server: the reply goes back into the network.
+fn input<F: Frame, O>(
+    dp: &mut Dataplane<F>,
+    cx: &mut Ctx<'_, O>,
+    meta: &mut Meta,
     mut frame: F,
-    now: Millis,
-    io: &mut O,
-) -> Result<(), DropReason> {
+) -> Step<F> {
+    let (snap, now) = (cx.snap, cx.now);
+    let net = snap.network(meta.net).ok_or(DropReason::PortUnused)?;
     let server = snap.dhcp.get(&net.local_vlan).ok_or(DropReason::NotForUs)?;
     let req = parse(frame.data())?;
     // Bindings are static, as Neutron's: a MAC no port has gets nothing.
@@ -155,7 +168,7 @@ pub(super) fn input<F: Frame, O: Io<F>>(
         return Err(DropReason::DhcpOtherServer);
     }
     let Some(answer) = answer(dp, net, &req, binding, subnet, now)? else {
-        return Ok(());
+        return Ok(Edge::Done);
     };
     let nak = answer.message_type == MessageType::Nak;
     let routes = if nak || !requested(&req, dhcp::opt::CLASSLESS_ROUTES, false) {
@@ -257,16 +270,8 @@ pub(super) fn input<F: Frame, O: Io<F>>(
         (_, MessageType::Inform) => s.informs += 1,
         _ => s.acks += 1,
     }
-    l2::switch(
-        dp,
-        snap,
-        in_port,
-        net.local_vlan,
-        Dest::Local,
-        frame,
-        now,
-        io,
-    )
+    meta.from = Dest::Local;
+    Ok(Edge::To(Node::L2Switch, frame))
 }
 
 /// True if the client asked for option `code`; `if_no_list` when it sent no list.

@@ -2,30 +2,24 @@
 //! §3.2, RFC 1812 §5.2.6). The first fragment keeps the options; later ones carry a plain
 //! 20-byte header.
 
-use super::l3::{self, L3};
+use super::graph::{Ctx, Edge, Meta};
+use super::l3::{self, NextHop, L3};
 use super::{Dataplane, Io};
 use crate::frame::Frame;
-use crate::state::Millis;
 use crate::stats::DropReason;
-use crate::tables::router::{RouterConf, RouterPortIdx};
-use crate::tables::{PortIdx, Snapshot};
+use crate::tables::PortIdx;
 use crate::wire::{be16, checksum, ipv4, put16};
 
-/// Splits `frame` into fragments that fit router port `out_rp`'s MTU and sends each to
-/// `next_hop`; the original frame is consumed.
-#[allow(clippy::too_many_arguments)]
+/// Splits `frame` (received on `in_port`) into fragments that fit the MTU of `hop`'s router
+/// port and sends each to the next hop; the original frame is consumed.
 pub(super) fn output<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
-    snap: &Snapshot,
+    cx: &mut Ctx<'_, O>,
     in_port: PortIdx,
-    r: &RouterConf,
-    out_rp: RouterPortIdx,
-    next_hop: u32,
+    hop: &NextHop<'_>,
     frame: F,
-    now: Millis,
-    io: &mut O,
 ) -> Result<(), DropReason> {
-    let mtu = usize::from(r.ports[out_rp].mtu);
+    let mtu = usize::from(hop.r.ports[hop.out_rp].mtu);
     let d = frame.data();
     let hl = usize::from(d[L3] & 0x0f) * 4;
     let total = usize::from(be16(d, L3 + 2));
@@ -45,7 +39,7 @@ pub(super) fn output<F: Frame, O: Io<F>>(
         }
         let size = room.min(payload - offset);
         let last = offset + size == payload;
-        let Some(mut f) = io.alloc() else {
+        let Some(mut f) = cx.io.alloc() else {
             return Err(DropReason::NoBuffer);
         };
         let Some(b) = f.append(L3 + fhl + size) else {
@@ -63,8 +57,11 @@ pub(super) fn output<F: Frame, O: Io<F>>(
         let c = checksum::checksum(&b[L3..L3 + fhl]);
         put16(b, L3 + 10, c);
         dp.stats.router.fragments += 1;
-        if let Err(reason) = l3::output(dp, snap, in_port, r, out_rp, next_hop, f, now, io) {
-            dp.stats.drop(in_port, reason);
+        let mut meta = Meta::local(in_port, 0);
+        match l3::output(dp, cx, &mut meta, hop, f) {
+            Ok(Edge::To(node, f)) => dp.graph.push(node, meta, f),
+            Ok(Edge::Done) => {}
+            Err(reason) => dp.stats.drop(in_port, reason),
         }
         offset += size;
     }

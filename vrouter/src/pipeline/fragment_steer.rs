@@ -12,13 +12,14 @@
 //! find the pool full (`fragment_table_full`). So the owner meets every fragment after its
 //! first, and its own fragment table ([`super::fragments`]) decides as with one worker.
 
+use super::graph::{Ctx, Edge, Meta, Node, Step};
 use super::steer::{self, Fragment};
 use super::{Dataplane, Io, SyncEvent};
 use crate::frame::Frame;
 use crate::state::fragments::{FragKey, Held, Piece, Verdict};
 use crate::state::{Fragments, Millis};
 use crate::stats::DropReason;
-use crate::tables::{PortIdx, Snapshot};
+use crate::tables::PortIdx;
 
 /// Life of a record of where a datagram's first fragment went, and longest wait of a later
 /// fragment for it: a datagram's fragments travel together, a second is ample.
@@ -33,53 +34,47 @@ pub(super) fn table<F>() -> Steering<F> {
     Fragments::with_timeout(STEER_TIMEOUT_MS)
 }
 
-/// Runs, hands over or holds `frame`, received on `port` (`handed`: from another worker),
-/// with several workers.
-pub(super) fn dispatch<F: Frame, O: Io<F>>(
+/// The `steer` node, with several workers: sends `frame` (received on `meta.in_port`, or
+/// handed over by another worker) on to `port-input`, hands it to the worker that owns its
+/// flow, or holds it.
+pub(super) fn node<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
-    snap: &Snapshot,
-    port: PortIdx,
+    cx: &mut Ctx<'_, O>,
+    meta: &mut Meta,
     frame: F,
-    handed: bool,
-    now: Millis,
-    io: &mut O,
-) {
+) -> Step<F> {
     let s = steer::steer(frame.data(), dp.workers);
+    let handed = meta.handed;
     match s.fragment {
         _ if !handed && s.owner != dp.worker && s.fragment.is_none_or(|f| f.is_first()) => {
             dp.stats.handed_off += 1;
-            io.handoff(s.owner, port, frame);
+            cx.io.handoff(s.owner, meta.in_port, frame);
+            Ok(Edge::Done)
         }
-        Some(f) if f.is_first() => first(dp, snap, port, frame, f, now, io),
+        Some(f) if f.is_first() => first(dp, cx, meta, frame, f),
         // Worker 0 sent it here, to the owner of its first.
-        Some(_) if handed && dp.worker != 0 => dp.run(snap, port, frame, now, io),
-        Some(f) => later(dp, snap, port, frame, f, now, io),
-        None => dp.run(snap, port, frame, now, io),
+        Some(_) if handed && dp.worker != 0 => Ok(Edge::To(Node::PortInput, frame)),
+        Some(f) => later(dp, cx, meta, frame, f),
+        None => Ok(Edge::To(Node::PortInput, frame)),
     }
 }
 
-/// A first fragment at the owner of its flow: recorded, run, and made known.
+/// A first fragment at the owner of its flow: recorded, queued ahead of the later ones
+/// that waited for it, and made known.
 fn first<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
-    snap: &Snapshot,
-    port: PortIdx,
+    cx: &mut Ctx<'_, O>,
+    meta: &Meta,
     frame: F,
     f: Fragment,
-    now: Millis,
-    io: &mut O,
-) {
+) -> Step<F> {
     let worker = dp.worker;
-    if dp
-        .steered
-        .decide(&f.key, Verdict::Steer { worker }, f.piece, now)
-        .is_none()
-    {
-        dp.stats.drop(port, DropReason::FragmentTableFull);
-        return;
-    }
-    dp.run(snap, port, frame, now, io);
+    dp.steered
+        .decide(&f.key, Verdict::Steer { worker }, f.piece, cx.now)
+        .ok_or(DropReason::FragmentTableFull)?;
+    dp.graph.push(Node::PortInput, *meta, frame);
     if worker == 0 {
-        release(dp, snap, &f.key, 0, now, io);
+        release(dp, cx.io, &f.key, 0, cx.now);
     } else {
         dp.share(SyncEvent::Fragment {
             key: f.key,
@@ -87,35 +82,36 @@ fn first<F: Frame, O: Io<F>>(
             worker,
         });
     }
+    Ok(Edge::Done)
 }
 
 /// A later fragment: to the worker its first went to, else to worker 0, which waits for it.
 fn later<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
-    snap: &Snapshot,
-    port: PortIdx,
+    cx: &mut Ctx<'_, O>,
+    meta: &Meta,
     frame: F,
     f: Fragment,
-    now: Millis,
-    io: &mut O,
-) {
-    match dp.steered.follow(&f.key, f.piece, now) {
+) -> Step<F> {
+    let port = meta.in_port;
+    match dp.steered.follow(&f.key, f.piece, cx.now) {
         Some(Verdict::Steer { worker }) if worker == dp.worker => {
-            dp.run(snap, port, frame, now, io)
+            Ok(Edge::To(Node::PortInput, frame))
         }
         Some(Verdict::Steer { worker }) => {
             dp.stats.handed_off += 1;
-            io.handoff(worker, port, frame);
+            cx.io.handoff(worker, port, frame);
+            Ok(Edge::Done)
         }
         _ if dp.worker != 0 => {
             dp.stats.handed_off += 1;
-            io.handoff(0, port, frame);
+            cx.io.handoff(0, port, frame);
+            Ok(Edge::Done)
         }
-        _ => {
-            if let Held::Full((port, _)) = dp.steered.hold(&f.key, (port, frame), now) {
-                dp.stats.drop(port, DropReason::FragmentTableFull);
-            }
-        }
+        _ => match dp.steered.hold(&f.key, (port, frame), cx.now) {
+            Held::Full(_) => Err(DropReason::FragmentTableFull),
+            Held::Waiting => Ok(Edge::Done),
+        },
     }
 }
 
@@ -123,12 +119,11 @@ fn later<F: Frame, O: Io<F>>(
 /// that waited go there.
 pub(super) fn owned_by<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
-    snap: &Snapshot,
+    io: &mut O,
     key: &FragKey,
     first: Piece,
     worker: u16,
     now: Millis,
-    io: &mut O,
 ) {
     if dp.worker != 0 {
         return;
@@ -139,18 +134,17 @@ pub(super) fn owned_by<F: Frame, O: Io<F>>(
         .decide(key, Verdict::Steer { worker }, first, now)
         .is_some()
     {
-        release(dp, snap, key, worker, now, io);
+        release(dp, io, key, worker, now);
     }
 }
 
 /// Sends the later fragments of `key` that waited on to `worker`, where its first went.
 fn release<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
-    snap: &Snapshot,
+    io: &mut O,
     key: &FragKey,
     worker: u16,
     now: Millis,
-    io: &mut O,
 ) {
     while let Some((port, frame)) = dp.steered.release(key, now) {
         if let Some(f) = steer::steer(frame.data(), dp.workers).fragment {
@@ -158,7 +152,8 @@ fn release<F: Frame, O: Io<F>>(
             dp.steered.follow(key, f.piece, now);
         }
         if worker == dp.worker {
-            dp.run(snap, port, frame, now, io);
+            dp.graph
+                .push(Node::PortInput, Meta::received(port, false), frame);
         } else {
             dp.stats.handed_off += 1;
             io.handoff(worker, port, frame);

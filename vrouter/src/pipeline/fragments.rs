@@ -16,14 +16,15 @@
 //! went to ([`super::fragment_steer`]), so these decisions are made by the flow's owner as
 //! with one worker (`docs/multicore.md`).
 
-use super::l3::{self, Ip4, L3};
-use super::{nat, Dataplane, Io};
+use super::graph::{Edge, Meta, Node, Step};
+use super::l3::{Ip4, L3};
+use super::{nat, Dataplane};
 use crate::frame::Frame;
 use crate::state::fragments::{FragKey, Held, Piece, Verdict};
 use crate::state::Millis;
 use crate::stats::DropReason;
 use crate::tables::router::{RouterConf, RouterPortIdx};
-use crate::tables::{NetConf, NetIdx, PortIdx, Snapshot};
+use crate::tables::{NetIdx, PortIdx};
 use crate::wire::{be16, ipv4};
 
 /// A later fragment waiting at the router for its first, with where it came from.
@@ -124,28 +125,26 @@ pub(super) fn at_router<F>(
     }
 }
 
-/// Keeps later fragment `frame` (`m`), received on `in_port` into router `router` from
-/// `net`, until its first fragment decides.
+/// Keeps later fragment `frame` (`m`; received on `meta.in_port` into router
+/// `meta.router` from `meta.net`) until its first fragment decides.
 pub(super) fn hold<F: Frame>(
     dp: &mut Dataplane<F>,
-    in_port: PortIdx,
-    net: &NetConf,
-    router: usize,
+    meta: &Meta,
     frame: F,
     m: &Ip4,
     now: Millis,
-) -> Result<(), DropReason> {
+) -> Step<F> {
     let k = key(frame.data(), m);
     let item = HeldFragment {
-        port: in_port,
-        net: net.local_vlan,
-        router: router as u16,
+        port: meta.in_port,
+        net: meta.net,
+        router: meta.router,
         frame,
     };
     match dp.fragments.hold(&k, item, now) {
         Held::Waiting => {
             dp.stats.router.fragments_held += 1;
-            Ok(())
+            Ok(Edge::Done)
         }
         Held::Full(_) => Err(DropReason::FragmentTableFull),
     }
@@ -168,33 +167,14 @@ pub(super) fn decide_at_router<F>(
     Ok(k)
 }
 
-/// Routes again the later fragments of `k` that waited for their first, now decided (and
-/// sent, so that the datagram leaves in order).
-pub(super) fn release<F: Frame, O: Io<F>>(
-    dp: &mut Dataplane<F>,
-    snap: &Snapshot,
-    k: &FragKey,
-    now: Millis,
-    io: &mut O,
-) {
+/// Routes again the later fragments of `k` that waited for their first, now decided: they
+/// go back to the router node, behind the first (so that the datagram leaves in order).
+pub(super) fn release<F: Frame>(dp: &mut Dataplane<F>, k: &FragKey, now: Millis) {
     while let Some(h) = dp.fragments.release(k, now) {
         dp.stats.router.fragments_released += 1;
-        let verdict = match snap.network(h.net) {
-            Some(net) => l3::input(
-                dp,
-                snap,
-                h.port,
-                net,
-                usize::from(h.router),
-                h.frame,
-                now,
-                io,
-            ),
-            None => Err(DropReason::NotForUs),
-        };
-        if let Err(reason) = verdict {
-            dp.stats.drop(h.port, reason);
-        }
+        let mut meta = Meta::local(h.port, h.net);
+        meta.router = h.router;
+        dp.graph.push(Node::Router, meta, h.frame);
     }
 }
 

@@ -325,19 +325,11 @@ fn ipv6_from_and_to_a_filtered_port_is_dropped() {
     let before = r.drops(DropReason::Ipv6Unsupported);
     let mut io = TestIo::default();
     let frame = VecFrame::new(&ipv6(VM1, QR, 58, &echo6));
-    let verdict = super::l2::switch(
-        &mut r.dp,
-        &r.snap,
-        EXT,
-        TENANT,
-        crate::tables::Dest::Local,
-        frame,
-        r.now,
-        &mut io,
-    );
-    assert_eq!(verdict, Err(DropReason::Ipv6Unsupported));
+    let meta = super::graph::Meta::local(EXT, TENANT);
+    r.dp.graph.push(super::Node::L2Switch, meta, frame);
+    r.dp.dispatch(&r.snap, r.now, &mut io);
     assert!(io.sent.is_empty());
-    assert_eq!(r.drops(DropReason::Ipv6Unsupported), before);
+    assert_eq!(r.drops(DropReason::Ipv6Unsupported), before + 1);
     // IPv4 from the same port still passes its own checks (denied by the empty group).
     r.refused(
         VM,

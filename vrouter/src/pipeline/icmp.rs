@@ -1,14 +1,13 @@
 //! ICMP the router originates: echo replies for its own addresses, and errors about packets
 //! it cannot forward (RFC 1812 §4.3), rate-limited.
 
-use super::l3::{Ip4, L3};
-use super::{fragments, l2, Dataplane, Io};
+use super::graph::{Ctx, Edge, Meta, Node, Step};
+use super::l3::{Arrival, Ip4, L3};
+use super::{fragments, Dataplane, Io};
 use crate::frame::Frame;
 use crate::state::fragments::Verdict;
-use crate::state::Millis;
 use crate::stats::DropReason;
-use crate::tables::router::{RouterConf, RouterPortIdx};
-use crate::tables::{Dest, NetConf, PortIdx, Snapshot};
+use crate::tables::Dest;
 use crate::wire::checksum::{self, update16};
 use crate::wire::{be16, ethernet, icmp as wicmp, ipv4, put16, put32, Mac};
 
@@ -73,22 +72,17 @@ pub(super) fn param_problem(pointer: u8) -> Msg {
     }
 }
 
-/// Drops `frame` with the reason of `msg`, and sends `msg` about it to its source from
-/// router port `in_rp`, unless RFC 1812 §4.3.2.7 forbids an error about this packet.
-#[allow(clippy::too_many_arguments)]
+/// Sends `msg` about `frame` to its source from the router port it came in on, unless
+/// RFC 1812 §4.3.2.7 forbids an error about this packet; returns the reason `frame` is
+/// dropped for.
 pub(super) fn error<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
-    snap: &Snapshot,
-    in_port: PortIdx,
-    net: &NetConf,
-    r: &RouterConf,
-    in_rp: RouterPortIdx,
+    io: &mut O,
+    at: &Arrival<'_>,
     frame: &F,
     m: &Ip4,
     msg: Msg,
-    now: Millis,
-    io: &mut O,
-) -> Result<(), DropReason> {
+) -> DropReason {
     let d = frame.data();
     let src = m.key.src;
     let forbidden = m
@@ -101,24 +95,24 @@ pub(super) fn error<F: Frame, O: Io<F>>(
         || src >> 28 >= 14
         || m.key.dst >> 28 >= 14;
     if forbidden {
-        return Err(msg.reason);
+        return msg.reason;
     }
     if dp.icmp_tokens == 0 {
         dp.stats.router.icmp_rate_limited += 1;
-        return Err(msg.reason);
+        return msg.reason;
     }
     dp.icmp_tokens -= 1;
     let quote = (m.total).min(QUOTE_MAX);
     let len = L3 + ipv4::MIN_HEADER_LEN + wicmp::HEADER_LEN + quote;
     let Some(mut out) = io.alloc() else {
         dp.stats.drops[DropReason::NoBuffer as usize] += 1;
-        return Err(msg.reason);
+        return msg.reason;
     };
-    let port = &r.ports[in_rp];
+    let port = &at.r.ports[at.in_rp];
     let ident = dp.next_ident();
     let Some(b) = out.append(len) else {
         dp.stats.drops[DropReason::NoBuffer as usize] += 1;
-        return Err(msg.reason);
+        return msg.reason;
     };
     ethernet::Repr {
         dst: Mac::from_bytes(&d[6..12]),
@@ -141,10 +135,12 @@ pub(super) fn error<F: Frame, O: Io<F>>(
     b[icmp_at + wicmp::HEADER_LEN..].copy_from_slice(&d[L3..L3 + quote]);
     wicmp::emit(&mut b[icmp_at..], msg.kind, msg.code, msg.rest);
     dp.stats.router.icmp_errors += 1;
-    if let Err(reason) = l2::switch(dp, snap, in_port, net.local_vlan, Dest::Local, out, now, io) {
-        dp.stats.drop(in_port, reason);
-    }
-    Err(msg.reason)
+    dp.graph.push(
+        Node::L2Switch,
+        Meta::local(at.in_port, at.net.local_vlan),
+        out,
+    );
+    msg.reason
 }
 
 /// A packet addressed to one of the router's own addresses: echo requests are answered in
@@ -154,19 +150,15 @@ pub(super) fn error<F: Frame, O: Io<F>>(
 /// and its incremental checksum update holds for the whole message (RFC 1624). That needs
 /// no reassembly buffer beyond an mbuf; the later fragments follow by the first's verdict
 /// ([`super::fragments`]).
-#[allow(clippy::too_many_arguments)]
 pub(super) fn to_router<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
-    snap: &Snapshot,
-    in_port: PortIdx,
-    net: &NetConf,
-    r: &RouterConf,
-    in_rp: RouterPortIdx,
+    cx: &mut Ctx<'_, O>,
+    at: &Arrival<'_>,
+    meta: &mut Meta,
     mut frame: F,
     m: &Ip4,
-    now: Millis,
-    io: &mut O,
-) -> Result<(), DropReason> {
+) -> Step<F> {
+    let now = cx.now;
     let echo = m.key.proto == ipv4::proto::ICMP && m.icmp_type == Some(wicmp::kind::ECHO_REQUEST);
     let first = if fragments::is_first(m) {
         let verdict = if echo {
@@ -200,26 +192,14 @@ pub(super) fn to_router<F: Frame, O: Io<F>>(
             put16(d, icmp_at + 2, c);
         }
         dp.stats.router.echo_replies += 1;
-        reply_in_place(dp, snap, in_port, net, r, in_rp, frame, m, now, io)
+        Ok(reply_in_place(at, meta, frame, m))
     } else if m.key.proto == ipv4::proto::UDP {
-        error(
-            dp,
-            snap,
-            in_port,
-            net,
-            r,
-            in_rp,
-            &frame,
-            m,
-            PORT_UNREACHABLE,
-            now,
-            io,
-        )
+        Err(error(dp, cx.io, at, &frame, m, PORT_UNREACHABLE))
     } else {
         Err(DropReason::ToRouter)
     };
     if let Some(k) = first {
-        fragments::release(dp, snap, &k, now, io);
+        fragments::release(dp, &k, now);
     }
     answered
 }
@@ -227,24 +207,17 @@ pub(super) fn to_router<F: Frame, O: Io<F>>(
 /// Sends `frame` back where it came from as the router's answer: MACs and addresses
 /// swapped, a fresh TTL, the IPv4 checksum computed. A later fragment of an echo request
 /// goes back so, as the matching fragment of the reply (see [`to_router`]).
-#[allow(clippy::too_many_arguments)]
-pub(super) fn reply_in_place<F: Frame, O: Io<F>>(
-    dp: &mut Dataplane<F>,
-    snap: &Snapshot,
-    in_port: PortIdx,
-    net: &NetConf,
-    r: &RouterConf,
-    in_rp: RouterPortIdx,
+pub(super) fn reply_in_place<F: Frame>(
+    at: &Arrival<'_>,
+    meta: &mut Meta,
     mut frame: F,
     m: &Ip4,
-    now: Millis,
-    io: &mut O,
-) -> Result<(), DropReason> {
+) -> Edge<F> {
     let d = frame.data_mut();
     let peer = Mac::from_bytes(&d[6..12]);
     ethernet::Repr {
         dst: peer,
-        src: r.ports[in_rp].mac,
+        src: at.r.ports[at.in_rp].mac,
         ethertype: ethernet::ethertype::IPV4,
     }
     .emit(d);
@@ -254,14 +227,7 @@ pub(super) fn reply_in_place<F: Frame, O: Io<F>>(
     put16(d, L3 + 10, 0);
     let c = checksum::checksum(&d[L3..L3 + m.hl]);
     put16(d, L3 + 10, c);
-    l2::switch(
-        dp,
-        snap,
-        in_port,
-        net.local_vlan,
-        Dest::Local,
-        frame,
-        now,
-        io,
-    )
+    meta.net = at.net.local_vlan;
+    meta.from = Dest::Local;
+    Edge::To(Node::L2Switch, frame)
 }

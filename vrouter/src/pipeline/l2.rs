@@ -1,27 +1,22 @@
-//! The L2 stage (br-int NORMAL and br-tun tables 1, 10, 20, 21): learn the source, look up
-//! the destination, flood what is unknown or multicast with split horizon.
+//! The `l2-switch` node (br-int NORMAL and br-tun tables 1, 10, 20, 21): learn the source,
+//! look up the destination, flood what is unknown or multicast with split horizon.
 
-use super::{acl, arp_guard, local, output, tunnel, Dataplane, Io, SyncEvent};
+use super::graph::{Ctx, Edge, Meta, Node, Step};
+use super::{arp_guard, Dataplane, SyncEvent};
 use crate::frame::Frame;
 use crate::state::Learn;
-use crate::state::Millis;
 use crate::stats::DropReason;
-use crate::tables::{Dest, NetConf, NetIdx, PortIdx, Snapshot};
+use crate::tables::{Dest, NetConf, Snapshot};
 use crate::wire::{be16, ethernet, Mac};
 
-/// Switches an untagged Ethernet frame of network `net` that came from `from`.
+/// Switches an untagged Ethernet frame of network `meta.net` that came from `meta.from`.
 #[inline]
-#[allow(clippy::too_many_arguments)]
-pub(super) fn switch<F: Frame, O: Io<F>>(
+pub(super) fn node<F: Frame, O>(
     dp: &mut Dataplane<F>,
-    snap: &Snapshot,
-    in_port: PortIdx,
-    net: NetIdx,
-    from: Dest,
+    cx: &mut Ctx<'_, O>,
+    meta: &mut Meta,
     frame: F,
-    now: Millis,
-    io: &mut O,
-) -> Result<(), DropReason> {
+) -> Step<F> {
     let d = frame.data();
     if d.len() < ethernet::HEADER_LEN {
         return Err(DropReason::Malformed);
@@ -32,11 +27,12 @@ pub(super) fn switch<F: Frame, O: Io<F>>(
     if !src.is_unicast() {
         return Err(DropReason::InvalidSrcMac);
     }
-    let netconf = snap.network(net).ok_or(DropReason::PortUnused)?;
+    let (net, from) = (meta.net, meta.from);
+    let netconf = cx.snap.network(net).ok_or(DropReason::PortUnused)?;
     if from != Dest::Local && be16(d, 12) == ethernet::ethertype::ARP {
-        arp_guard::check(dp, snap, netconf, d)?;
+        arp_guard::check(dp, cx.snap, netconf, d)?;
     }
-    match dp.mac.learn(net, src, from, now) {
+    match dp.mac.learn(net, src, from, cx.now) {
         Learn::New | Learn::Moved => dp.share(SyncEvent::Mac {
             net,
             mac: src,
@@ -49,51 +45,39 @@ pub(super) fn switch<F: Frame, O: Io<F>>(
     }
     if !dst.is_multicast() {
         if let Some(dest) = dp.mac.forward(net, dst, d.len()) {
-            return deliver(dp, snap, in_port, netconf, from, dest, frame, now, io);
+            meta.to = dest;
+            return deliver(from, dest, frame);
         }
     }
-    flood(dp, snap, in_port, netconf, from, frame, now, io)
+    flood(dp, cx.snap, meta, netconf, frame)
 }
 
-/// Sends a frame to the one place its destination was learned at.
+/// The edge to the one place a destination was learned at.
 #[inline]
-#[allow(clippy::too_many_arguments)]
-fn deliver<F: Frame, O: Io<F>>(
-    dp: &mut Dataplane<F>,
-    snap: &Snapshot,
-    in_port: PortIdx,
-    net: &NetConf,
-    from: Dest,
-    dest: Dest,
-    frame: F,
-    now: Millis,
-    io: &mut O,
-) -> Result<(), DropReason> {
+fn deliver<F>(from: Dest, dest: Dest, frame: F) -> Step<F> {
     if dest == from {
         return Err(DropReason::SameSegment);
     }
     match dest {
-        Dest::Port(p) => to_port(dp, snap, net, p, frame, now, io),
+        Dest::Port(_) => Ok(Edge::To(Node::PortOutput, frame)),
         Dest::Peer(_) if matches!(from, Dest::Peer(_)) => Err(DropReason::TunnelToTunnel),
-        Dest::Peer(ip) => tunnel::encap(dp, snap, net, ip, frame, now, io),
-        Dest::Local => local::input(dp, snap, in_port, net, frame, now, io),
+        Dest::Peer(_) => Ok(Edge::To(Node::TunnelEncap, frame)),
+        Dest::Local => Ok(Edge::To(Node::LocalInput, frame)),
     }
 }
 
 /// Floods to every local member of the network but the ingress one, to the appliance's own
 /// ports on it (router, DHCP) and, for frames that did not come from a tunnel, to every
-/// tunnel peer (br-tun table 21). A failed copy is counted and the other copies still go.
-#[allow(clippy::too_many_arguments)]
-fn flood<F: Frame, O: Io<F>>(
+/// tunnel peer (br-tun table 21). A copy that finds no buffer is counted and the other
+/// copies still go; each copy's own drops count apart.
+fn flood<F: Frame>(
     dp: &mut Dataplane<F>,
     snap: &Snapshot,
-    in_port: PortIdx,
+    meta: &Meta,
     net: &NetConf,
-    from: Dest,
     frame: F,
-    now: Millis,
-    io: &mut O,
-) -> Result<(), DropReason> {
+) -> Step<F> {
+    let from = meta.from;
     let ports = net
         .members
         .iter()
@@ -119,34 +103,15 @@ fn flood<F: Frame, O: Io<F>>(
             frame.as_ref().and_then(F::try_clone)
         };
         let Some(copy) = copy else {
-            dp.stats.drop(in_port, DropReason::NoBuffer);
+            dp.stats.drop(meta.in_port, DropReason::NoBuffer);
             continue;
         };
-        let sent = match dest {
-            Dest::Port(p) => to_port(dp, snap, net, p, copy, now, io),
-            Dest::Peer(ip) => tunnel::encap(dp, snap, net, ip, copy, now, io),
-            Dest::Local => local::input(dp, snap, in_port, net, copy, now, io),
+        let node = match dest {
+            Dest::Port(_) => Node::PortOutput,
+            Dest::Peer(_) => Node::TunnelEncap,
+            Dest::Local => Node::LocalInput,
         };
-        if let Err(reason) = sent {
-            dp.stats.drop(in_port, reason);
-        }
+        dp.graph.push(node, meta.copy_to(dest), copy);
     }
-    Ok(())
-}
-
-/// Sends a frame out of local device `p`, through the port's security groups if it has any.
-#[inline]
-fn to_port<F: Frame, O: Io<F>>(
-    dp: &mut Dataplane<F>,
-    snap: &Snapshot,
-    net: &NetConf,
-    p: PortIdx,
-    frame: F,
-    now: Millis,
-    io: &mut O,
-) -> Result<(), DropReason> {
-    if let Some(a) = snap.acl(p) {
-        acl::filter(dp, a, p, acl::Way::Ingress, &frame, now)?;
-    }
-    output::to_port(net, p, frame, io)
+    Ok(Edge::Done)
 }

@@ -7,13 +7,14 @@
 //! (RFC 1191) checks on the packet as it arrived → session created, headers rewritten →
 //! L2 rewrite towards the next hop → the egress network's L2 stage.
 
-use super::{fragments, icmp, l2, martian, nat, Dataplane, Io, SyncEvent};
+use super::graph::{Ctx, Edge, Meta, Node, Step};
+use super::{fragments, icmp, martian, nat, Dataplane, Io, SyncEvent};
 use crate::frame::Frame;
 use crate::state::fragments::Verdict;
 use crate::state::{FlowKey, Millis};
 use crate::stats::DropReason;
-use crate::tables::router::RouterConf;
-use crate::tables::{Dest, NetConf, NetIdx, PortIdx, Snapshot};
+use crate::tables::router::{RouterConf, RouterPort, RouterPortIdx};
+use crate::tables::{Dest, NetConf, PortIdx, Snapshot};
 use crate::wire::checksum;
 use crate::wire::{be16, ethernet, icmp as wicmp, ipv4, put16, Mac};
 
@@ -97,19 +98,42 @@ pub(super) fn parse(d: &[u8], zone: u16) -> Result<Ip4, DropReason> {
     Ok(m)
 }
 
-/// Routes an IPv4 frame that arrived on router `router`'s port on network `net`.
+/// Where a routed packet came in: what the router's answers and errors about it need.
+#[derive(Clone, Copy)]
+pub(super) struct Arrival<'a> {
+    /// The device it was received on.
+    pub in_port: PortIdx,
+    /// The network of the router port it came in on.
+    pub net: &'a NetConf,
+    /// The router.
+    pub r: &'a RouterConf,
+    /// The router port it came in on.
+    pub in_rp: RouterPortIdx,
+}
+
+/// Where a routed packet goes out: a router port and the next hop on its network.
+#[derive(Clone, Copy)]
+pub(super) struct NextHop<'a> {
+    /// The router.
+    pub r: &'a RouterConf,
+    /// The router port it leaves by.
+    pub out_rp: RouterPortIdx,
+    /// The next hop's address (the destination itself when on-link).
+    pub ip: u32,
+}
+
+/// The `router` node: routes an IPv4 frame that arrived on router `meta.router`'s port on
+/// network `meta.net`.
 #[inline]
-#[allow(clippy::too_many_arguments)]
-pub(super) fn input<F: Frame, O: Io<F>>(
+pub(super) fn node<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
-    snap: &Snapshot,
-    in_port: PortIdx,
-    net: &NetConf,
-    router: usize,
+    cx: &mut Ctx<'_, O>,
+    meta: &mut Meta,
     mut frame: F,
-    now: Millis,
-    io: &mut O,
-) -> Result<(), DropReason> {
+) -> Step<F> {
+    let (snap, now) = (cx.snap, cx.now);
+    let router = usize::from(meta.router);
+    let net = snap.network(meta.net).ok_or(DropReason::NotForUs)?;
     let r = snap.routers.get(router).ok_or(DropReason::NotForUs)?;
     let in_rp = r.port_on(net.local_vlan).ok_or(DropReason::NotForUs)?;
     if be16(frame.data(), 12) != ethernet::ethertype::IPV4 {
@@ -118,12 +142,18 @@ pub(super) fn input<F: Frame, O: Io<F>>(
     let m = parse(frame.data(), router as u16)?;
     frame.truncate(L3 + m.total);
     dp.stats.router.received += 1;
+    let at = Arrival {
+        in_port: meta.in_port,
+        net,
+        r,
+        in_rp,
+    };
     match martian::check(r, in_rp, frame.data(), &m) {
         Ok(()) => {}
         Err(martian::Refusal::Drop(reason)) => return Err(reason),
-        Err(martian::Refusal::BadOption(at)) => {
-            let msg = icmp::param_problem(at);
-            return icmp::error(dp, snap, in_port, net, r, in_rp, &frame, &m, msg, now, io);
+        Err(martian::Refusal::BadOption(pointer)) => {
+            let msg = icmp::param_problem(pointer);
+            return Err(icmp::error(dp, cx.io, &at, &frame, &m, msg));
         }
     }
 
@@ -136,64 +166,36 @@ pub(super) fn input<F: Frame, O: Io<F>>(
         dp.conntrack.lookup(&m.key)
     };
     if session.is_none() && m.icmp_type.is_some_and(is_icmp_error) {
-        return nat::icmp_error_input(dp, snap, in_port, r, router, frame, &m, now, io);
+        return nat::icmp_error_input(dp, cx, &at, meta, frame, &m);
     }
     let plan = match session {
         Some((idx, dir)) => nat::Plan::Existing(idx, dir),
         None if later => match fragments::at_router(dp, r, in_rp, frame.data(), &m, now) {
             fragments::Later::Route(plan) => plan,
-            fragments::Later::Echo => {
-                return icmp::reply_in_place(dp, snap, in_port, net, r, in_rp, frame, &m, now, io)
-            }
-            fragments::Later::Wait => {
-                return fragments::hold(dp, in_port, net, router, frame, &m, now)
-            }
+            fragments::Later::Echo => return Ok(icmp::reply_in_place(&at, meta, frame, &m)),
+            fragments::Later::Wait => return fragments::hold(dp, meta, frame, &m, now),
             fragments::Later::Discard => return Err(DropReason::ToRouter),
         },
         None => {
             if r.owns(m.key.dst) && !r.fixed_of.contains_key(&m.key.dst) {
-                return icmp::to_router(dp, snap, in_port, net, r, in_rp, frame, &m, now, io);
+                return icmp::to_router(dp, cx, &at, meta, frame, &m);
             }
             nat::plan_new(r, in_rp, &m)
         }
     };
     let target = nat::target(dp, &plan, &m);
     let Some((out_rp, next_hop)) = r.lookup(target.dst) else {
-        return icmp::error(
-            dp,
-            snap,
-            in_port,
-            net,
-            r,
-            in_rp,
-            &frame,
-            &m,
-            icmp::NET_UNREACHABLE,
-            now,
-            io,
-        );
+        return Err(icmp::error(dp, cx.io, &at, &frame, &m, icmp::NET_UNREACHABLE));
     };
     // RFC 1812 §5.3.1: a packet whose TTL would reach 0 is discarded with time exceeded.
     if m.ttl <= 1 {
-        return icmp::error(
-            dp,
-            snap,
-            in_port,
-            net,
-            r,
-            in_rp,
-            &frame,
-            &m,
-            icmp::TTL_EXCEEDED,
-            now,
-            io,
-        );
+        return Err(icmp::error(dp, cx.io, &at, &frame, &m, icmp::TTL_EXCEEDED));
     }
     let out = &r.ports[out_rp];
     let too_big = m.total > out.mtu as usize;
     if too_big && m.frag & ipv4::FLAG_DF != 0 {
         let msg = icmp::frag_needed(out.mtu);
-        return icmp::error(dp, snap, in_port, net, r, in_rp, &frame, &m, msg, now, io);
+        return Err(icmp::error(dp, cx.io, &at, &frame, &m, msg));
     }
     let target = nat::commit(dp, &plan, &m, target, now)?;
     // A translated first fragment: its later fragments get the same addresses.
@@ -215,13 +217,18 @@ pub(super) fn input<F: Frame, O: Io<F>>(
     nat::rewrite(frame.data_mut(), &m, &target);
     decrement_ttl(frame.data_mut());
     dp.stats.router.forwarded += 1;
+    let hop = NextHop {
+        r,
+        out_rp,
+        ip: next_hop,
+    };
     let sent = if too_big {
-        super::fragment::output(dp, snap, in_port, r, out_rp, next_hop, frame, now, io)
+        super::fragment::output(dp, cx, meta.in_port, &hop, frame).map(|()| Edge::Done)
     } else {
-        output(dp, snap, in_port, r, out_rp, next_hop, frame, now, io)
+        output(dp, cx, meta, &hop, frame)
     };
     if let Some(k) = first {
-        fragments::release(dp, snap, &k, now, io);
+        fragments::release(dp, &k, now);
     }
     sent
 }
@@ -243,23 +250,19 @@ pub(super) fn decrement_ttl(d: &mut [u8]) {
     put16(d, L3 + 10, c);
 }
 
-/// Sends a routed packet out of router port `out_rp` towards `next_hop`: the Ethernet
-/// header is rewritten from the port to the next hop's MAC, or the packet waits for ARP.
+/// Sends a routed packet out of router port `hop.out_rp` towards `hop.ip`: the Ethernet
+/// header is rewritten from the port to the next hop's MAC and the frame goes to the egress
+/// network's L2 node, or it waits for ARP.
 #[inline]
-#[allow(clippy::too_many_arguments)]
 pub(super) fn output<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
-    snap: &Snapshot,
-    in_port: PortIdx,
-    r: &RouterConf,
-    out_rp: usize,
-    next_hop: u32,
+    cx: &mut Ctx<'_, O>,
+    meta: &mut Meta,
+    hop: &NextHop<'_>,
     mut frame: F,
-    now: Millis,
-    io: &mut O,
-) -> Result<(), DropReason> {
-    let out = &r.ports[out_rp];
-    let mac = dp.router_neigh.resolve(next_hop);
+) -> Step<F> {
+    let out = &hop.r.ports[hop.out_rp];
+    let mac = dp.router_neigh.resolve(hop.ip);
     ethernet::Repr {
         dst: mac.unwrap_or(Mac::ZERO),
         src: out.mac,
@@ -267,88 +270,81 @@ pub(super) fn output<F: Frame, O: Io<F>>(
     }
     .emit(frame.data_mut());
     if mac.is_some() {
-        return l2::switch(dp, snap, in_port, out.net, Dest::Local, frame, now, io);
+        meta.net = out.net;
+        meta.from = Dest::Local;
+        return Ok(Edge::To(Node::L2Switch, frame));
     }
     use crate::state::neighbours::Hold;
-    match dp.router_neigh.hold(next_hop, (out.net, frame), now) {
+    match dp.router_neigh.hold(hop.ip, (out.net, frame), cx.now) {
         Hold::Held { request, dropped } => {
             dp.stats.drops[DropReason::NeighbourEvicted as usize] += dropped as u64;
             if request {
-                send_arp_request(
-                    dp, snap, in_port, out.net, out.mac, out.ip, next_hop, now, io,
-                );
+                send_arp_request(dp, cx.io, meta.in_port, out, hop.ip);
             }
-            Ok(())
+            Ok(Edge::Done)
         }
         Hold::Full(_) => Err(DropReason::NeighbourQueueFull),
     }
 }
 
-/// Records that `ip` is at `mac` on a router port's network (from ARP) and sends what was
-/// waiting for it.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn neighbour_seen<F: Frame, O: Io<F>>(
+/// A neighbour's address and MAC seen in ARP, and whether to create its entry.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Seen {
+    /// Its IPv4 address.
+    pub ip: u32,
+    /// Its MAC address.
+    pub mac: Mac,
+    /// Create the entry if there is none (the ARP was for the router, from on-link).
+    pub create: bool,
+}
+
+/// Records that a neighbour on a router port's network is at `seen.mac` (from ARP received
+/// on `in_port`) and sends what was waiting for it.
+pub(super) fn neighbour_seen<F: Frame>(
     dp: &mut Dataplane<F>,
-    snap: &Snapshot,
     in_port: PortIdx,
-    ip: u32,
-    mac: Mac,
-    for_us: bool,
+    seen: Seen,
     now: Millis,
-    io: &mut O,
 ) {
-    if for_us {
+    if seen.create {
         dp.share(SyncEvent::RouterNeighbour {
-            ip,
-            mac,
+            ip: seen.ip,
+            mac: seen.mac,
             port: in_port,
         });
     }
-    release_held(dp, snap, in_port, ip, mac, for_us, now, io);
+    release_held(dp, in_port, seen, now);
 }
 
-/// Records `ip` at `mac` in the router ARP cache (creating the entry if `create`) and
-/// switches the frames held for it; drops count against `in_port`.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn release_held<F: Frame, O: Io<F>>(
+/// Records `seen` in the router ARP cache and queues the frames held for it to their
+/// networks' L2 node; their drops count against `in_port`.
+pub(super) fn release_held<F: Frame>(
     dp: &mut Dataplane<F>,
-    snap: &Snapshot,
     in_port: PortIdx,
-    ip: u32,
-    mac: Mac,
-    create: bool,
+    seen: Seen,
     now: Millis,
-    io: &mut O,
 ) {
-    for (net, mut f) in dp.router_neigh.confirm(ip, mac, now, create) {
-        f.data_mut()[0..6].copy_from_slice(&mac.0);
-        if let Err(reason) = l2::switch(dp, snap, in_port, net, Dest::Local, f, now, io) {
-            dp.stats.drop(in_port, reason);
-        }
+    for (net, mut f) in dp.router_neigh.confirm(seen.ip, seen.mac, now, seen.create) {
+        f.data_mut()[0..6].copy_from_slice(&seen.mac.0);
+        dp.graph.push(Node::L2Switch, Meta::local(in_port, net), f);
     }
 }
 
-/// Broadcasts an ARP request for `target` from a router port (`mac`, `ip`) on `net`.
-#[allow(clippy::too_many_arguments)]
+/// Broadcasts an ARP request for `target` from router port `from` into its network.
 pub(super) fn send_arp_request<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
-    snap: &Snapshot,
-    in_port: PortIdx,
-    net: NetIdx,
-    mac: Mac,
-    ip: u32,
-    target: u32,
-    now: Millis,
     io: &mut O,
+    in_port: PortIdx,
+    from: &RouterPort,
+    target: u32,
 ) {
-    let Some(frame) = super::tunnel::arp_frame(io, mac, ip, Mac::ZERO, target) else {
+    let Some(frame) = super::tunnel::arp_frame(io, from.mac, from.ip, Mac::ZERO, target) else {
         dp.stats.drops[DropReason::NoBuffer as usize] += 1;
         return;
     };
     dp.stats.arp_requests += 1;
-    if let Err(reason) = l2::switch(dp, snap, in_port, net, Dest::Local, frame, now, io) {
-        dp.stats.drop(in_port, reason);
-    }
+    dp.graph
+        .push(Node::L2Switch, Meta::local(in_port, from.net), frame);
 }
 
 /// The router port (router, port) whose subnet holds `ip`, for ARP requests from timers.

@@ -1,59 +1,78 @@
-//! The appliance's own ports on a network (router interfaces and gateway, DHCP port): ARP
-//! for their addresses, and dispatch of what is addressed to them.
+//! The appliance's own ports on a network (router interfaces and gateway, DHCP port): the
+//! `local-input` node, which sends what is addressed to them to the `local-arp`, `dhcp` or
+//! `router` node, and the `local-arp` node, ARP for their addresses.
 
-use super::{dhcp, l2, l3, tunnel, Dataplane, Io};
+use super::graph::{Ctx, Edge, Meta, Node, Step};
+use super::{dhcp, l3, tunnel, Dataplane, Io};
 use crate::frame::Frame;
-use crate::state::Millis;
 use crate::stats::DropReason;
-use crate::tables::{Dest, LocalKind, NetConf, PortIdx, Snapshot};
+use crate::tables::{Dest, LocalKind, Snapshot};
 use crate::wire::{arp, be16, ethernet, Mac};
 
-/// Takes a frame switched to the appliance's own ports on `net`: unicast to one of their
-/// MACs, or a broadcast copy. A broadcast none of them wants is consumed and counted as
-/// ignored, not as a drop.
+/// Takes a frame switched to the appliance's own ports on `meta.net`: unicast to one of
+/// their MACs, or a broadcast copy.
 #[inline]
-pub(super) fn input<F: Frame, O: Io<F>>(
+pub(super) fn node<F: Frame, O>(
     dp: &mut Dataplane<F>,
-    snap: &Snapshot,
-    in_port: PortIdx,
-    net: &NetConf,
+    cx: &mut Ctx<'_, O>,
+    meta: &mut Meta,
     frame: F,
-    now: Millis,
-    io: &mut O,
-) -> Result<(), DropReason> {
+) -> Step<F> {
+    let net = cx.snap.network(meta.net).ok_or(DropReason::PortUnused)?;
     let d = frame.data();
     let dst = Mac::from_bytes(&d[0..6]);
-    let verdict = match be16(d, 12) {
-        ethernet::ethertype::ARP => arp_input(dp, snap, in_port, net, frame, now, io),
-        ethernet::ethertype::IPV4 if dhcp::wants(snap, net, d) => {
-            dhcp::input(dp, snap, in_port, net, frame, now, io)
-        }
+    let next = match be16(d, 12) {
+        ethernet::ethertype::ARP => Ok(Node::LocalArp),
+        ethernet::ethertype::IPV4 if dhcp::wants(cx.snap, net, d) => Ok(Node::Dhcp),
         ethernet::ethertype::IPV4 => match net.local_by_mac(dst).map(|l| l.kind) {
-            Some(LocalKind::Router(r)) => l3::input(dp, snap, in_port, net, r, frame, now, io),
+            Some(LocalKind::Router(r)) => {
+                meta.router = r as u16;
+                Ok(Node::Router)
+            }
             _ => Err(DropReason::NotForUs),
         },
         _ => Err(DropReason::NotForUs),
     };
-    match verdict {
-        Err(DropReason::NotForUs) if dst.is_multicast() => {
+    match next {
+        Ok(node) => Ok(Edge::To(node, frame)),
+        Err(reason) => ignore_broadcast(dp, dst.is_multicast(), Err(reason)),
+    }
+}
+
+/// A broadcast (`multicast`) that none of the appliance's ports wants is consumed and
+/// counted as ignored, not as a drop.
+pub(super) fn ignore_broadcast<F>(dp: &mut Dataplane<F>, multicast: bool, step: Step<F>) -> Step<F> {
+    match step {
+        Err(DropReason::NotForUs) if multicast => {
             dp.stats.local_ignored += 1;
-            Ok(())
+            Ok(Edge::Done)
         }
-        v => v,
+        step => step,
     }
 }
 
 /// Answers an ARP request for the address of a local port in place, from that port's MAC
 /// (RFC 826 "packet reception").
+pub(super) fn arp_node<F: Frame, O: Io<F>>(
+    dp: &mut Dataplane<F>,
+    cx: &mut Ctx<'_, O>,
+    meta: &mut Meta,
+    frame: F,
+) -> Step<F> {
+    let multicast = Mac::from_bytes(&frame.data()[0..6]).is_multicast();
+    let step = arp_input(dp, cx, meta, frame);
+    ignore_broadcast(dp, multicast, step)
+}
+
+/// The ARP packet of `frame`: the router learns its sender; a request for a local port's
+/// address is answered.
 fn arp_input<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
-    snap: &Snapshot,
-    in_port: PortIdx,
-    net: &NetConf,
+    cx: &mut Ctx<'_, O>,
+    meta: &mut Meta,
     mut frame: F,
-    now: Millis,
-    io: &mut O,
-) -> Result<(), DropReason> {
+) -> Step<F> {
+    let net = cx.snap.network(meta.net).ok_or(DropReason::PortUnused)?;
     let body = &frame.data()[ethernet::HEADER_LEN..];
     let pkt = arp::Packet::new_checked(body).map_err(|_| DropReason::Malformed)?;
     let req = arp::Repr::parse(&pkt).map_err(|_| DropReason::NotForUs)?;
@@ -71,14 +90,19 @@ fn arp_input<F: Frame, O: Io<F>>(
             let m = crate::tables::router::mask(l.prefix_len);
             matches!(l.kind, LocalKind::Router(_)) && req.spa & m == l.ip & m
         });
-        l3::neighbour_seen(dp, snap, in_port, req.spa, req.sha, for_router, now, io);
+        let seen = l3::Seen {
+            ip: req.spa,
+            mac: req.sha,
+            create: for_router,
+        };
+        l3::neighbour_seen(dp, meta.in_port, seen, cx.now);
     }
     let Some(me) = me else {
         return Err(DropReason::NotForUs);
     };
     if req.op != arp::op::REQUEST {
         dp.stats.arp_replies_received += 1;
-        return Ok(());
+        return Ok(Edge::Done);
     }
     let me = me.mac;
     let d = frame.data_mut();
@@ -98,26 +122,13 @@ fn arp_input<F: Frame, O: Io<F>>(
     .emit(&mut d[ethernet::HEADER_LEN..]);
     tunnel::trim_arp_reply(&mut frame);
     dp.stats.arp_replies += 1;
-    l2::switch(
-        dp,
-        snap,
-        in_port,
-        net.local_vlan,
-        Dest::Local,
-        frame,
-        now,
-        io,
-    )
+    meta.from = Dest::Local;
+    Ok(Edge::To(Node::L2Switch, frame))
 }
 
 /// Sends a gratuitous ARP (RFC 5227 §3 announcement) for every router and floating address
 /// not announced yet, so that neighbours learn it at once; forgets removed ones.
-pub(super) fn announce<F: Frame, O: Io<F>>(
-    dp: &mut Dataplane<F>,
-    snap: &Snapshot,
-    now: Millis,
-    io: &mut O,
-) {
+pub(super) fn announce<F: Frame, O: Io<F>>(dp: &mut Dataplane<F>, snap: &Snapshot, io: &mut O) {
     let current = |net: u16, ip: u32| {
         snap.network(net).is_some_and(|n| {
             n.locals
@@ -141,10 +152,8 @@ pub(super) fn announce<F: Frame, O: Io<F>>(
                 continue;
             };
             dp.stats.router.garps += 1;
-            if let Err(reason) = l2::switch(dp, snap, 0, n.local_vlan, Dest::Local, frame, now, io)
-            {
-                dp.stats.drops[reason as usize] += 1;
-            }
+            dp.graph
+                .push(Node::L2Switch, Meta::local(0, n.local_vlan), frame);
         }
     }
 }

@@ -1,11 +1,11 @@
-//! The fused pipeline: one pass per frame, run to completion, one module a stage.
+//! The data path: a graph of nodes over vectors of frames ([`graph`]).
 //!
 //! `classify` reads the frame's device role and picks the network (access, trunk tag or GRE
 //! key); `tunnel` terminates GRE and ARP on the underlay and encapsulates towards peers;
 //! `l2` learns and looks up MAC addresses and floods; `local` takes what is addressed to the
-//! appliance's own ports (ARP, and the router and DHCP stages); `output` applies the egress tag and
-//! hands the frame to the device. Each stage returns `Err(DropReason)` to drop; the caller
-//! counts it against the ingress device.
+//! appliance's own ports (ARP, and the router and DHCP nodes); `output` applies the egress
+//! tag and hands the frame to the device. A node gives each frame an edge (the next node,
+//! done, or a drop reason); the dispatcher counts a drop against the ingress device.
 
 mod acl;
 mod arp_guard;
@@ -14,6 +14,7 @@ mod dhcp;
 mod fragment;
 mod fragment_steer;
 mod fragments;
+mod graph;
 mod icmp;
 mod ipv6_guard;
 mod l2;
@@ -26,6 +27,7 @@ pub mod steer;
 mod sync;
 mod tunnel;
 
+pub use graph::Node;
 pub use sync::SyncEvent;
 
 use crate::frame::Frame;
@@ -45,6 +47,11 @@ pub trait Io<F> {
     fn alloc(&mut self) -> Option<F>;
     /// Passes `frame`, received on `port`, to `worker`, which owns its flow ([`steer`]).
     fn handoff(&mut self, worker: u16, port: PortIdx, frame: F);
+    /// A cycle counter (the TSC on the appliance's workers), for the nodes' counters; 0
+    /// where there is none.
+    fn cycles(&self) -> u64 {
+        0
+    }
 }
 
 /// (packets, bytes) of the first packets of the connections each rule of a port allowed:
@@ -88,6 +95,8 @@ pub struct Dataplane<F> {
     workers: u16,
     /// Learned state for the other workers; the caller passes it on after each burst.
     pub outbox: Vec<SyncEvent>,
+    /// The queues of the graph's nodes.
+    graph: graph::Graph<F>,
 }
 
 impl<F: Frame> Dataplane<F> {
@@ -116,6 +125,7 @@ impl<F: Frame> Dataplane<F> {
             worker,
             workers: workers.max(1),
             outbox: Vec::new(),
+            graph: graph::Graph::new(),
         };
         dp.apply(snap, now);
         dp
@@ -145,7 +155,7 @@ impl<F: Frame> Dataplane<F> {
         }
     }
 
-    /// Runs the pipeline over a burst of frames received on `port`.
+    /// Runs the graph over a burst of frames received on `port`.
     pub fn rx<I: IntoIterator<Item = F>, O: Io<F>>(
         &mut self,
         snap: &Snapshot,
@@ -154,19 +164,17 @@ impl<F: Frame> Dataplane<F> {
         now: Millis,
         io: &mut O,
     ) {
+        let first = self.first_node();
         for frame in frames {
             let c = self.stats.port(port);
             c.rx_packets += 1;
             c.rx_bytes += frame.len() as u64;
-            if self.workers > 1 {
-                fragment_steer::dispatch(self, snap, port, frame, false, now, io);
-            } else {
-                self.run(snap, port, frame, now, io);
-            }
+            self.graph.push(first, graph::Meta::received(port, false), frame);
         }
+        self.dispatch(snap, now, io);
     }
 
-    /// Runs the pipeline over a frame another worker received on `port` and handed to this
+    /// Runs the graph over a frame another worker received on `port` and handed to this
     /// one, the owner of its flow (already counted as received there).
     pub fn rx_handed<O: Io<F>>(
         &mut self,
@@ -176,22 +184,18 @@ impl<F: Frame> Dataplane<F> {
         now: Millis,
         io: &mut O,
     ) {
-        if self.workers > 1 {
-            fragment_steer::dispatch(self, snap, port, frame, true, now, io);
-        } else {
-            self.run(snap, port, frame, now, io);
-        }
+        let first = self.first_node();
+        self.graph
+            .push(first, graph::Meta::received(port, true), frame);
+        self.dispatch(snap, now, io);
     }
 
-    /// One frame through the pipeline from its ingress device. A frame that ends in a drop
-    /// leaves no session behind: those it created are removed again (a denied SYN to a
-    /// floating IP must not keep the router's session, or a flood fills the table).
-    #[inline]
-    fn run<O: Io<F>>(&mut self, snap: &Snapshot, port: PortIdx, frame: F, now: Millis, io: &mut O) {
-        self.conntrack.begin_packet();
-        if let Err(reason) = classify::input(self, snap, port, frame, now, io) {
-            self.conntrack.undo_packet();
-            self.stats.drop(port, reason);
+    /// Where received frames start: the steering node when several workers share them.
+    fn first_node(&self) -> Node {
+        if self.workers > 1 {
+            Node::Steer
+        } else {
+            Node::PortInput
         }
     }
 
@@ -215,15 +219,14 @@ impl<F: Frame> Dataplane<F> {
         self.stats.drops[DropReason::NeighbourTimeout as usize] += out.expired.len() as u64;
         for ip in out.requests {
             if let Some((r, p)) = l3::port_for(snap, ip) {
-                let port = &snap.routers[r].ports[p];
-                let (net, mac, src) = (port.net, port.mac, port.ip);
-                l3::send_arp_request(self, snap, 0, net, mac, src, ip, now, io);
+                l3::send_arp_request(self, io, 0, &snap.routers[r].ports[p], ip);
             }
         }
         // One worker speaks for the appliance.
         if self.worker == 0 {
-            local::announce(self, snap, now, io);
+            local::announce(self, snap, io);
         }
+        self.dispatch(snap, now, io);
     }
 
     /// Resets the rule counters of ports whose rules changed and ends the connections that

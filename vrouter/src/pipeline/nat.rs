@@ -3,14 +3,14 @@
 //! errors about translated flows (RFC 5508 §4.2 style: the quoted datagram is translated
 //! back too). Checksums are updated incrementally (RFC 1624).
 
-use super::l3::{Ip4, L3};
+use super::graph::{Ctx, Meta, Step};
+use super::l3::{Arrival, Ip4, NextHop, L3};
 use super::{l3, steer, Dataplane, Io};
 use crate::frame::Frame;
 use crate::state::conntrack::CtError;
 use crate::state::{Dir, FlowKey, Millis};
 use crate::stats::DropReason;
 use crate::tables::router::{RouterConf, RouterPortIdx};
-use crate::tables::{PortIdx, Snapshot};
 use crate::wire::checksum::{self, update32};
 use crate::wire::{be16, be32, icmp as wicmp, ipv4, put16, put32};
 
@@ -305,27 +305,23 @@ fn rewrite_at(d: &mut [u8], at: usize, hl: usize, has_l4: bool, from: &FlowKey, 
 /// An ICMP error arriving at the router: if the datagram it quotes belongs to a session,
 /// the error goes to that session's original host with the quoted datagram translated
 /// back; otherwise it is routed (or taken) as it is.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn icmp_error_input<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
-    snap: &Snapshot,
-    in_port: PortIdx,
-    r: &RouterConf,
-    router: usize,
+    cx: &mut Ctx<'_, O>,
+    at: &Arrival<'_>,
+    meta: &mut Meta,
     mut frame: F,
     m: &Ip4,
-    now: Millis,
-    io: &mut O,
-) -> Result<(), DropReason> {
+) -> Step<F> {
     let q = L3 + m.hl + wicmp::HEADER_LEN;
     let d = frame.data();
-    let quoted = quoted_key(&d[q..], router as u16).ok_or(DropReason::Malformed)?;
+    let quoted = quoted_key(&d[q..], meta.router).ok_or(DropReason::Malformed)?;
     let Some((idx, dir)) = dp.conntrack.lookup(&quoted.reverse()) else {
-        if r.owns(m.key.dst) {
+        if at.r.owns(m.key.dst) {
             dp.stats.router.icmp_errors_received += 1;
-            return Ok(());
+            return Ok(super::graph::Edge::Done);
         }
-        return forward_plain(dp, snap, in_port, r, frame, m, now, io);
+        return forward_plain(dp, cx, at.r, meta, frame, m);
     };
     let s = *dp.conntrack.get(idx).ok_or(DropReason::Malformed)?;
     // The quoted datagram as its sender emitted it, before translation.
@@ -359,7 +355,7 @@ pub(super) fn icmp_error_input<F: Frame, O: Io<F>>(
     put16(d, icmp_at + 2, c);
     dp.stats.router.icmp_errors_translated += 1;
     let moved = Ip4 { key: outer, ..*m };
-    forward_plain(dp, snap, in_port, r, frame, &moved, now, io)
+    forward_plain(dp, cx, at.r, meta, frame, &moved)
 }
 
 /// The connection key of a datagram quoted in an ICMP error (its header and 8 bytes).
@@ -389,17 +385,14 @@ pub(super) fn quoted_key(b: &[u8], zone: u16) -> Option<FlowKey> {
 
 /// Routes a packet without translation (TTL decremented; no ICMP error about it, as
 /// RFC 1812 §4.3.2.7 forbids errors about ICMP errors).
-#[allow(clippy::too_many_arguments)]
 fn forward_plain<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
-    snap: &Snapshot,
-    in_port: PortIdx,
+    cx: &mut Ctx<'_, O>,
     r: &RouterConf,
+    meta: &mut Meta,
     mut frame: F,
     m: &Ip4,
-    now: Millis,
-    io: &mut O,
-) -> Result<(), DropReason> {
+) -> Step<F> {
     let (out_rp, next_hop) = r.lookup(m.key.dst).ok_or(DropReason::NoRoute)?;
     if m.ttl <= 1 {
         return Err(DropReason::TtlExceeded);
@@ -409,7 +402,12 @@ fn forward_plain<F: Frame, O: Io<F>>(
     }
     l3::decrement_ttl(frame.data_mut());
     dp.stats.router.forwarded += 1;
-    l3::output(dp, snap, in_port, r, out_rp, next_hop, frame, now, io)
+    let hop = NextHop {
+        r,
+        out_rp,
+        ip: next_hop,
+    };
+    l3::output(dp, cx, meta, &hop, frame)
 }
 
 #[cfg(test)]

@@ -1,24 +1,34 @@
-//! Last stage: the egress 802.1Q tag and the hand-off to the device.
+//! The `port-output` node: the security groups into a VM port, the egress 802.1Q tag, and
+//! the hand-off to the device.
 
-use super::Io;
+use super::graph::{Ctx, Edge, Meta, Step};
+use super::{acl, Dataplane, Io};
 use crate::frame::Frame;
 use crate::stats::DropReason;
-use crate::tables::{NetConf, PortIdx};
+use crate::tables::Dest;
 use crate::wire::{ethernet, vlan};
 
-/// Sends `frame` of network `net` out of local device `port`, tagged if it is a trunk.
+/// Sends a frame of network `meta.net` out of local device `meta.to`, through the port's
+/// security groups if it has any, tagged if the device is a trunk.
 #[inline]
-pub(super) fn to_port<F: Frame, O: Io<F>>(
-    net: &NetConf,
-    port: PortIdx,
+pub(super) fn node<F: Frame, O: Io<F>>(
+    dp: &mut Dataplane<F>,
+    cx: &mut Ctx<'_, O>,
+    meta: &mut Meta,
     mut frame: F,
-    io: &mut O,
-) -> Result<(), DropReason> {
+) -> Step<F> {
+    let Dest::Port(port) = meta.to else {
+        return Err(DropReason::PortUnused);
+    };
+    let net = cx.snap.network(meta.net).ok_or(DropReason::PortUnused)?;
+    if let Some(a) = cx.snap.acl(port) {
+        acl::filter(dp, a, port, acl::Way::Ingress, &frame, cx.now)?;
+    }
     if let Some(vid) = net.tag_on(port).ok_or(DropReason::PortUnused)? {
         push_vlan(&mut frame, vid)?;
     }
-    io.send(port, frame);
-    Ok(())
+    cx.io.send(port, frame);
+    Ok(Edge::Done)
 }
 
 /// Inserts an 802.1Q tag with `vid` after the MAC addresses.

@@ -77,11 +77,17 @@ impl<F: Frame> Dataplane<F> {
                 }
             }
             SyncEvent::RouterNeighbour { ip, mac, port } => {
-                l3::release_held(self, snap, port, ip, mac, true, now, io);
+                let seen = l3::Seen {
+                    ip,
+                    mac,
+                    create: true,
+                };
+                l3::release_held(self, port, seen, now);
             }
             SyncEvent::Fragment { key, first, worker } => {
-                fragment_steer::owned_by(self, snap, &key, first, worker, now, io);
+                fragment_steer::owned_by(self, io, &key, first, worker, now);
             }
         }
+        self.dispatch(snap, now, io);
     }
 }

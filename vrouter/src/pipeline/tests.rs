@@ -484,7 +484,7 @@ fn arp_for_a_local_port_is_answered_and_other_broadcasts_are_ignored() {
         &out[..2],
         &[(VM_B, who_has.clone()), (TRUNK, tagged(&who_has, 100))]
     );
-    assert_eq!(out[2], (VM_A, reply));
+    assert!(out[2..].contains(&(VM_A, reply)), "answered: {out:?}");
     // A request for a VM's address is flooded, and the local ports ignore their copy.
     r.rx(VM_A, &arp(1, MAC_A, [10, 0, 0, 10], [0; 6], [10, 0, 0, 9]));
     assert_eq!(r.dp.stats.local_ignored, 1);

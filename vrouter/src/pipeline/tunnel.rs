@@ -1,12 +1,14 @@
-//! The tunnel stage (br-tun's GRE ports): ARP and GRE termination on the underlay, and GRE
-//! encapsulation towards peers (RFC 2784 with the key of RFC 2890 = segmentation id).
+//! The tunnel nodes (br-tun's GRE ports): `underlay-input`, ARP and GRE termination on the
+//! underlay, and `tunnel-encap`, GRE encapsulation towards peers (RFC 2784 with the key of
+//! RFC 2890 = segmentation id).
 
-use super::{l2, Dataplane, Io, SyncEvent};
+use super::graph::{Ctx, Edge, Meta, Node, Step};
+use super::{Dataplane, Io, SyncEvent};
 use crate::frame::Frame;
 use crate::state::neighbours::Hold;
 use crate::state::Millis;
 use crate::stats::DropReason;
-use crate::tables::{Dest, NetConf, PortIdx, Snapshot, Underlay};
+use crate::tables::{Dest, PortIdx, Snapshot, Underlay};
 use crate::wire::{arp, be16, ethernet, gre, ipv4, Error, Mac};
 
 /// Outer headers this node puts in front of a tunnelled frame: Ethernet, IPv4, GRE with key.
@@ -20,18 +22,16 @@ const MIN_FRAME: usize = 60;
 
 /// Handles a frame from the underlay device: ARP for the local endpoint, or GRE to decap.
 #[inline]
-pub(super) fn underlay_input<F: Frame, O: Io<F>>(
+pub(super) fn underlay_node<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
-    snap: &Snapshot,
-    port: PortIdx,
+    cx: &mut Ctx<'_, O>,
+    meta: &mut Meta,
     frame: F,
-    now: Millis,
-    io: &mut O,
-) -> Result<(), DropReason> {
-    let u = snap.underlay.as_ref().ok_or(DropReason::NoUnderlay)?;
+) -> Step<F> {
+    let u = cx.snap.underlay.as_ref().ok_or(DropReason::NoUnderlay)?;
     match be16(frame.data(), 12) {
-        ethernet::ethertype::ARP => arp_input(dp, u, port, frame, now, io),
-        ethernet::ethertype::IPV4 => decap(dp, snap, u, port, frame, now, io),
+        ethernet::ethertype::ARP => arp_input(dp, u, meta.in_port, frame, cx.now, cx.io),
+        ethernet::ethertype::IPV4 => decap(dp, cx.snap, u, meta, frame),
         ethernet::ethertype::VLAN => Err(DropReason::VlanUnknown),
         _ => Err(DropReason::NotForUs),
     }
@@ -63,7 +63,7 @@ fn arp_input<F: Frame, O: Io<F>>(
     mut frame: F,
     now: Millis,
     io: &mut O,
-) -> Result<(), DropReason> {
+) -> Step<F> {
     let body = &frame.data()[ethernet::HEADER_LEN..];
     let pkt = arp::Packet::new_checked(body).map_err(wire_drop)?;
     let req = arp::Repr::parse(&pkt).map_err(wire_drop)?;
@@ -95,7 +95,7 @@ fn arp_input<F: Frame, O: Io<F>>(
     }
     if req.op != arp::op::REQUEST {
         dp.stats.arp_replies_received += 1;
-        return Ok(());
+        return Ok(Edge::Done);
     }
     let d = frame.data_mut();
     ethernet::Repr {
@@ -115,7 +115,7 @@ fn arp_input<F: Frame, O: Io<F>>(
     trim_arp_reply(&mut frame);
     dp.stats.arp_replies += 1;
     io.send(port, frame);
-    Ok(())
+    Ok(Edge::Done)
 }
 
 /// Cuts an ARP reply built in the request's buffer to the ARP packet, padded with zeros to
@@ -129,15 +129,13 @@ pub(super) fn trim_arp_reply<F: Frame>(frame: &mut F) {
 /// Terminates a GRE packet for the local endpoint: checks it, maps the key to a network,
 /// strips the outer headers and switches the inner frame (br-tun tables 0, 2, 10).
 #[inline]
-fn decap<F: Frame, O: Io<F>>(
+fn decap<F: Frame>(
     dp: &mut Dataplane<F>,
     snap: &Snapshot,
     u: &Underlay,
-    port: PortIdx,
+    meta: &mut Meta,
     mut frame: F,
-    now: Millis,
-    io: &mut O,
-) -> Result<(), DropReason> {
+) -> Step<F> {
     let d = &frame.data()[ethernet::HEADER_LEN..];
     let ip = ipv4::Packet::new_checked(d).map_err(wire_drop)?;
     if ip.dst() != u.local_ip || ip.protocol() != ipv4::proto::GRE {
@@ -172,21 +170,25 @@ fn decap<F: Frame, O: Io<F>>(
     frame.truncate(ip_end);
     frame.pull(outer);
     dp.stats.gre_decap += 1;
-    l2::switch(dp, snap, port, net, Dest::Peer(src), frame, now, io)
+    meta.net = net;
+    meta.from = Dest::Peer(src);
+    Ok(Edge::To(Node::L2Switch, frame))
 }
 
-/// Encapsulates a frame of `net` in GRE to peer `remote` and sends it on the underlay, or
-/// holds it while the next hop's MAC is resolved.
+/// Encapsulates a frame of `meta.net` in GRE to peer `meta.to` and sends it on the
+/// underlay, or holds it while the next hop's MAC is resolved.
 #[inline]
-pub(super) fn encap<F: Frame, O: Io<F>>(
+pub(super) fn encap_node<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
-    snap: &Snapshot,
-    net: &NetConf,
-    remote: u32,
+    cx: &mut Ctx<'_, O>,
+    meta: &mut Meta,
     mut frame: F,
-    now: Millis,
-    io: &mut O,
-) -> Result<(), DropReason> {
+) -> Step<F> {
+    let (snap, now) = (cx.snap, cx.now);
+    let Dest::Peer(remote) = meta.to else {
+        return Err(DropReason::NoUnderlay);
+    };
+    let net = snap.network(meta.net).ok_or(DropReason::PortUnused)?;
     let key = net.tunnel_key.ok_or(DropReason::NoUnderlay)?;
     let u = snap.underlay.as_ref().ok_or(DropReason::NoUnderlay)?;
     let next_hop = u.next_hop(remote).ok_or(DropReason::NoUnderlay)?;
@@ -224,16 +226,16 @@ pub(super) fn encap<F: Frame, O: Io<F>>(
     .emit(&mut d[gre_at..]);
     dp.stats.gre_encap += 1;
     if mac.is_some() {
-        io.send(u.port, frame);
-        return Ok(());
+        cx.io.send(u.port, frame);
+        return Ok(Edge::Done);
     }
     match dp.underlay_neigh.hold(next_hop, frame, now) {
         Hold::Held { request, dropped } => {
             dp.stats.drops[DropReason::NeighbourEvicted as usize] += dropped as u64;
             if request {
-                send_arp_request(dp, snap, next_hop, io);
+                send_arp_request(dp, snap, next_hop, cx.io);
             }
-            Ok(())
+            Ok(Edge::Done)
         }
         Hold::Full(_) => Err(DropReason::NeighbourQueueFull),
     }

@@ -98,6 +98,9 @@ pub struct Session {
     pub ignored_syn: Option<Segment>,
     /// When it was created.
     pub created: Millis,
+    /// Its number among the sessions the table created: tells apart the sessions a slot
+    /// held over time.
+    pub serial: u32,
     /// When a packet last matched it.
     pub last_seen: Millis,
     /// Packets in the original and reply directions.
@@ -147,6 +150,15 @@ impl Session {
             self.assured = true;
         }
     }
+}
+
+/// A session by slot and serial number: what a frame remembers of the sessions it made.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SessionId {
+    /// Its slot.
+    pub idx: u32,
+    /// Its [`Session::serial`].
+    pub serial: u32,
 }
 
 /// Why a session could not be created.
@@ -372,6 +384,7 @@ impl Conntrack {
             fin: 0,
             ignored_syn: None,
             created: now,
+            serial: self.stats.created as u32,
             last_seen: now,
             packets: [0; 2],
             bytes: [0; 2],
@@ -455,14 +468,26 @@ impl Conntrack {
         self.fresh_len = 0;
     }
 
-    /// The packet was dropped: removes the sessions it created, so that nothing dropped
-    /// holds a session (Linux confirms a connection only when its first packet leaves).
+    /// The sessions created since [`Conntrack::begin_packet`].
     #[inline]
-    pub fn undo_packet(&mut self) {
-        while self.fresh_len > 0 {
-            self.fresh_len -= 1;
-            let idx = self.fresh[self.fresh_len];
-            if self.release(idx).is_some() {
+    pub fn fresh(&self) -> impl Iterator<Item = SessionId> + '_ {
+        self.fresh[..self.fresh_len].iter().filter_map(|&idx| {
+            let s = self.get(idx)?;
+            Some(SessionId {
+                idx,
+                serial: s.serial,
+            })
+        })
+    }
+
+    /// A packet was dropped: removes the sessions `ids` it created, so that nothing
+    /// dropped holds a session (Linux confirms a connection only when its first packet
+    /// leaves). A session already gone, whose slot another now holds, stays gone.
+    pub fn undo(&mut self, ids: &[SessionId]) {
+        for id in ids.iter().rev() {
+            if self.get(id.idx).is_some_and(|s| s.serial == id.serial)
+                && self.release(id.idx).is_some()
+            {
                 self.stats.undone += 1;
             }
         }
