@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
+use vrouter::pipeline::Node;
 use vrouter::stats::{DropReason, Merge, Named};
 use vrouter::tables::{PortRole, Snapshot};
 
@@ -492,7 +493,32 @@ impl Scrape {
             "Security group verdicts, by connection state",
             by_name("state", t.stats.acl.named()),
         )?;
+        self.nodes(enc, t)?;
         self.rule_hits(enc, t)
+    }
+
+    /// Per node of the data path's graph: frames, vectors (calls) and cycles.
+    fn nodes(&self, enc: &mut DescriptorEncoder, t: &Counters) -> Result<(), FmtError> {
+        type Field = fn(&vrouter::stats::NodeCounters) -> u64;
+        let fields: [(&str, &str, Field); 3] = [
+            ("vrouter_node_packets", "Frames a node of the data path processed", |c| {
+                c.packets
+            }),
+            ("vrouter_node_calls", "Vectors a node of the data path processed", |c| {
+                c.calls
+            }),
+            ("vrouter_node_cycles", "CPU cycles a node of the data path spent", |c| {
+                c.cycles
+            }),
+        ];
+        for (name, help, field) in fields {
+            let rows = Node::ALL.iter().map(|&n| {
+                let labels = vec![("node", n.name().to_string())];
+                (labels, Value::Counter(field(&t.stats.nodes[n as usize])))
+            });
+            family(enc, name, help, rows)?;
+        }
+        Ok(())
     }
 
     fn rule_hits(&self, enc: &mut DescriptorEncoder, t: &Counters) -> Result<(), FmtError> {

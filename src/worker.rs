@@ -266,6 +266,10 @@ impl Io<Mbuf> for TxIo {
             self.handoff_full += 1;
         }
     }
+    #[inline]
+    fn cycles(&self) -> u64 {
+        tsc_cycles()
+    }
 }
 
 /// One worker: its queues, its state and its line to the control thread.

@@ -12,6 +12,7 @@
 //! `underlay-input` and `tunnel-encap` (tunnel.rs), `l2-switch` (l2.rs), `local-input` and
 //! `local-arp` (local.rs), `dhcp` (dhcp.rs), `router` (l3.rs), `port-output` (output.rs).
 
+use super::trace::{self, TraceEdge, TraceStep};
 use super::{Dataplane, Io};
 use crate::frame::Frame;
 use crate::state::conntrack::SessionId;
@@ -112,6 +113,8 @@ pub(super) struct Meta {
     /// The frame a device received, not a copy or a frame the appliance made: if it is
     /// dropped, the sessions it created are removed again.
     pub primary: bool,
+    /// Its number in the worker's trace; 0 when it is not traced.
+    pub trace: u32,
     fresh_len: u8,
     fresh: [SessionId; FRESH_MAX],
 }
@@ -127,6 +130,7 @@ impl Meta {
             router: 0,
             handed,
             primary: true,
+            trace: 0,
             fresh_len: 0,
             fresh: [SessionId { idx: 0, serial: 0 }; FRESH_MAX],
         }
@@ -227,8 +231,12 @@ impl<F: Frame> Dataplane<F> {
                 let frames = batch.len() as u64;
                 for (mut meta, frame) in batch.drain(..) {
                     self.conntrack.begin_packet();
+                    let decode = (meta.trace != 0).then(|| trace::decode(frame.data()));
                     let step = self.run_node(node, &mut cx, &mut meta, frame);
                     meta.add_fresh(self.conntrack.fresh());
+                    if let Some(decode) = decode {
+                        self.trace_step(node, &meta, &step, decode);
+                    }
                     match step {
                         Ok(Edge::To(next, frame)) => self.graph.push(next, meta, frame),
                         Ok(Edge::Done) => {}
@@ -250,6 +258,23 @@ impl<F: Frame> Dataplane<F> {
                 break;
             }
         }
+    }
+
+    /// Records the step a traced frame took.
+    #[cold]
+    fn trace_step(&mut self, node: Node, meta: &Meta, step: &Step<F>, decode: String) {
+        let edge = match step {
+            Ok(Edge::To(next, _)) => TraceEdge::To(*next),
+            Ok(Edge::Done) => TraceEdge::Done,
+            Err(reason) => TraceEdge::Drop(*reason),
+        };
+        self.trace.record(TraceStep {
+            packet: meta.trace,
+            node,
+            edge,
+            sessions_created: self.conntrack.fresh().count() as u8,
+            decode,
+        });
     }
 
     /// One frame through one node.

@@ -25,6 +25,7 @@ mod nat;
 mod output;
 pub mod steer;
 mod sync;
+pub mod trace;
 mod tunnel;
 
 pub use graph::Node;
@@ -97,6 +98,8 @@ pub struct Dataplane<F> {
     pub outbox: Vec<SyncEvent>,
     /// The queues of the graph's nodes.
     graph: graph::Graph<F>,
+    /// The packet trace: what to trace and what was recorded.
+    pub trace: trace::Trace,
 }
 
 impl<F: Frame> Dataplane<F> {
@@ -126,6 +129,7 @@ impl<F: Frame> Dataplane<F> {
             workers: workers.max(1),
             outbox: Vec::new(),
             graph: graph::Graph::new(),
+            trace: trace::Trace::default(),
         };
         dp.apply(snap, now);
         dp
@@ -169,7 +173,9 @@ impl<F: Frame> Dataplane<F> {
             let c = self.stats.port(port);
             c.rx_packets += 1;
             c.rx_bytes += frame.len() as u64;
-            self.graph.push(first, graph::Meta::received(port, false), frame);
+            let mut meta = graph::Meta::received(port, false);
+            meta.trace = self.trace.mark(port);
+            self.graph.push(first, meta, frame);
         }
         self.dispatch(snap, now, io);
     }

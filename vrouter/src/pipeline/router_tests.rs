@@ -490,3 +490,37 @@ fn gratuitous_arp_announces_router_and_floating_addresses_once() {
     r.dp.tick(&r.snap, 2000, &mut r.io);
     assert!(r.io.sent.is_empty());
 }
+
+#[test]
+fn a_traced_packet_shows_its_nodes_and_its_translation() {
+    use super::trace::TraceEdge;
+    use super::Node;
+    let mut r = Rig::new();
+    r.dp.trace.start(1, Some(VM));
+    let first = packet(QR, VM1, VM1_IP, REMOTE, 64, 0x4000, 17, &udp(5000, 53, b"q"));
+    r.rx(EXT, &packet(QG, UP, REMOTE, GW_IP, 60, 0, 17, &udp(53, 9, b"x")));
+    r.rx(VM, &first);
+    r.rx(VM, &first);
+    let steps = &r.dp.trace.steps;
+    let way: Vec<(Node, TraceEdge)> = steps.iter().map(|s| (s.node, s.edge)).collect();
+    assert_eq!(
+        way,
+        [
+            (Node::PortInput, TraceEdge::To(Node::L2Switch)),
+            (Node::L2Switch, TraceEdge::To(Node::LocalInput)),
+            (Node::LocalInput, TraceEdge::To(Node::Router)),
+            (Node::Router, TraceEdge::To(Node::L2Switch)),
+            (Node::L2Switch, TraceEdge::To(Node::PortOutput)),
+            (Node::PortOutput, TraceEdge::Done),
+        ],
+        "only the next frame from the VM's device is traced"
+    );
+    assert!(steps.iter().all(|s| s.packet == 1));
+    assert_eq!(steps[3].sessions_created, 1, "the router made the SNAT session");
+    assert!(steps[3].decode.contains("ipv4 10.0.0.10 > 8.8.8.8 ttl 64 udp 5000 > 53"));
+    assert!(
+        steps[4].decode.contains("ipv4 10.1.101.80 > 8.8.8.8 ttl 63 udp 5000 > 53"),
+        "after SNAT: {}",
+        steps[4].decode
+    );
+}
