@@ -6,7 +6,8 @@
 //! requests, frames released from a wait) with [`Graph::push`]. The dispatcher runs the
 //! nodes in [`Node::ALL`] order, each over its whole queue, and repeats until every queue
 //! is empty; it counts calls, frames and cycles per node, counts drops against the frame's
-//! ingress device and removes the sessions a dropped frame created.
+//! ingress device and, once every queue is empty, removes the sessions a dropped frame
+//! created (after the frames made on its behalf, such as an ICMP error about it, went out).
 //!
 //! Where each node lives: `steer` (fragment_steer.rs), `port-input` (classify.rs),
 //! `underlay-input` and `tunnel-encap` (tunnel.rs), `l2-switch` (l2.rs), `local-input` and
@@ -180,6 +181,8 @@ const QUEUE_START: usize = 256;
 pub(super) struct Graph<F> {
     pending: Vec<Vec<(Meta, F)>>,
     spare: Vec<Vec<(Meta, F)>>,
+    /// Sessions of dropped frames, removed once every queue is empty.
+    doomed: Vec<SessionId>,
 }
 
 impl<F> Graph<F> {
@@ -193,6 +196,7 @@ impl<F> Graph<F> {
         Graph {
             pending: queues(),
             spare: queues(),
+            doomed: Vec::with_capacity(QUEUE_START),
         }
     }
 
@@ -242,7 +246,7 @@ impl<F: Frame> Dataplane<F> {
                         Ok(Edge::Done) => {}
                         Err(reason) => {
                             if meta.primary {
-                                self.conntrack.undo(meta.fresh());
+                                self.graph.doomed.extend_from_slice(meta.fresh());
                             }
                             self.stats.drop(meta.in_port, reason);
                         }
@@ -258,6 +262,8 @@ impl<F: Frame> Dataplane<F> {
                 break;
             }
         }
+        self.conntrack.undo(&self.graph.doomed);
+        self.graph.doomed.clear();
     }
 
     /// Records the step a traced frame took.
