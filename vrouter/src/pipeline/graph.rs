@@ -14,7 +14,7 @@
 //! `local-arp` (local.rs), `dhcp` (dhcp.rs), `router` (l3.rs), `port-output` (output.rs).
 
 use super::trace::{self, TraceEdge, TraceStep};
-use super::{Dataplane, Io};
+use super::{classify, dhcp, fragment_steer, l2, l3, local, output, tunnel, Dataplane, Io};
 use crate::frame::Frame;
 use crate::state::conntrack::SessionId;
 use crate::state::Millis;
@@ -179,8 +179,8 @@ const QUEUE_START: usize = 256;
 /// The queues of the nodes: frames waiting for each, with their records.
 #[derive(Debug)]
 pub(super) struct Graph<F> {
-    pending: Vec<Vec<(Meta, F)>>,
-    spare: Vec<Vec<(Meta, F)>>,
+    pending: [Vec<(Meta, F)>; Node::COUNT],
+    spare: [Vec<(Meta, F)>; Node::COUNT],
     /// Sessions of dropped frames, removed once every queue is empty.
     doomed: Vec<SessionId>,
 }
@@ -188,11 +188,7 @@ pub(super) struct Graph<F> {
 impl<F> Graph<F> {
     /// Empty queues with room for a burst each.
     pub fn new() -> Graph<F> {
-        let queues = || {
-            (0..Node::COUNT)
-                .map(|_| Vec::with_capacity(QUEUE_START))
-                .collect()
-        };
+        let queues = || std::array::from_fn(|_| Vec::with_capacity(QUEUE_START));
         Graph {
             pending: queues(),
             spare: queues(),
@@ -233,23 +229,20 @@ impl<F: Frame> Dataplane<F> {
                 let mut batch = std::mem::replace(&mut self.graph.pending[n], spare);
                 let start = cx.io.cycles();
                 let frames = batch.len() as u64;
-                for (mut meta, frame) in batch.drain(..) {
-                    self.conntrack.begin_packet();
-                    let decode = (meta.trace != 0).then(|| trace::decode(frame.data()));
-                    let step = self.run_node(node, &mut cx, &mut meta, frame);
-                    meta.add_fresh(self.conntrack.fresh());
-                    if let Some(decode) = decode {
-                        self.trace_step(node, &meta, &step, decode);
+                match node {
+                    Node::Steer => self.run_vector(&mut cx, node, &mut batch, fragment_steer::node),
+                    Node::PortInput => self.run_vector(&mut cx, node, &mut batch, classify::node),
+                    Node::UnderlayInput => {
+                        self.run_vector(&mut cx, node, &mut batch, tunnel::underlay_node)
                     }
-                    match step {
-                        Ok(Edge::To(next, frame)) => self.graph.push(next, meta, frame),
-                        Ok(Edge::Done) => {}
-                        Err(reason) => {
-                            if meta.primary {
-                                self.graph.doomed.extend_from_slice(meta.fresh());
-                            }
-                            self.stats.drop(meta.in_port, reason);
-                        }
+                    Node::L2Switch => self.run_vector(&mut cx, node, &mut batch, l2::node),
+                    Node::LocalInput => self.run_vector(&mut cx, node, &mut batch, local::node),
+                    Node::LocalArp => self.run_vector(&mut cx, node, &mut batch, local::arp_node),
+                    Node::Dhcp => self.run_vector(&mut cx, node, &mut batch, dhcp::node),
+                    Node::Router => self.run_vector(&mut cx, node, &mut batch, l3::node),
+                    Node::PortOutput => self.run_vector(&mut cx, node, &mut batch, output::node),
+                    Node::TunnelEncap => {
+                        self.run_vector(&mut cx, node, &mut batch, tunnel::encap_node)
                     }
                 }
                 self.graph.spare[n] = batch;
@@ -283,26 +276,36 @@ impl<F: Frame> Dataplane<F> {
         });
     }
 
-    /// One frame through one node.
-    #[inline]
-    fn run_node<O: Io<F>>(
+    /// The frames of `batch` through `node`, whose work on one frame is `run`; each frame
+    /// goes to the queue of the edge it gets.
+    #[inline(always)]
+    fn run_vector<O: Io<F>>(
         &mut self,
-        node: Node,
         cx: &mut Ctx<'_, O>,
-        meta: &mut Meta,
-        frame: F,
-    ) -> Step<F> {
-        match node {
-            Node::Steer => super::fragment_steer::node(self, cx, meta, frame),
-            Node::PortInput => super::classify::node(self, cx, meta, frame),
-            Node::UnderlayInput => super::tunnel::underlay_node(self, cx, meta, frame),
-            Node::L2Switch => super::l2::node(self, cx, meta, frame),
-            Node::LocalInput => super::local::node(self, cx, meta, frame),
-            Node::LocalArp => super::local::arp_node(self, cx, meta, frame),
-            Node::Dhcp => super::dhcp::node(self, cx, meta, frame),
-            Node::Router => super::l3::node(self, cx, meta, frame),
-            Node::PortOutput => super::output::node(self, cx, meta, frame),
-            Node::TunnelEncap => super::tunnel::encap_node(self, cx, meta, frame),
+        node: Node,
+        batch: &mut Vec<(Meta, F)>,
+        run: impl Fn(&mut Self, &mut Ctx<'_, O>, &mut Meta, F) -> Step<F>,
+    ) {
+        for (mut meta, frame) in batch.drain(..) {
+            self.conntrack.begin_packet();
+            let decode = (meta.trace != 0).then(|| trace::decode(frame.data()));
+            let step = run(self, cx, &mut meta, frame);
+            if self.conntrack.created_any() {
+                meta.add_fresh(self.conntrack.fresh());
+            }
+            if let Some(decode) = decode {
+                self.trace_step(node, &meta, &step, decode);
+            }
+            match step {
+                Ok(Edge::To(next, frame)) => self.graph.push(next, meta, frame),
+                Ok(Edge::Done) => {}
+                Err(reason) => {
+                    if meta.primary {
+                        self.graph.doomed.extend_from_slice(meta.fresh());
+                    }
+                    self.stats.drop(meta.in_port, reason);
+                }
+            }
         }
     }
 }

@@ -185,7 +185,14 @@ pub(super) fn node<F: Frame, O: Io<F>>(
     };
     let target = nat::target(dp, &plan, &m);
     let Some((out_rp, next_hop)) = r.lookup(target.dst) else {
-        return Err(icmp::error(dp, cx.io, &at, &frame, &m, icmp::NET_UNREACHABLE));
+        return Err(icmp::error(
+            dp,
+            cx.io,
+            &at,
+            &frame,
+            &m,
+            icmp::NET_UNREACHABLE,
+        ));
     };
     // RFC 1812 §5.3.1: a packet whose TTL would reach 0 is discarded with time exceeded.
     if m.ttl <= 1 {

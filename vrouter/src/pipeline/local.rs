@@ -41,7 +41,11 @@ pub(super) fn node<F: Frame, O>(
 
 /// A broadcast (`multicast`) that none of the appliance's ports wants is consumed and
 /// counted as ignored, not as a drop.
-pub(super) fn ignore_broadcast<F>(dp: &mut Dataplane<F>, multicast: bool, step: Step<F>) -> Step<F> {
+pub(super) fn ignore_broadcast<F>(
+    dp: &mut Dataplane<F>,
+    multicast: bool,
+    step: Step<F>,
+) -> Step<F> {
     match step {
         Err(DropReason::NotForUs) if multicast => {
             dp.stats.local_ignored += 1;

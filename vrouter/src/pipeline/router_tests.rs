@@ -497,8 +497,20 @@ fn a_traced_packet_shows_its_nodes_and_its_translation() {
     use super::Node;
     let mut r = Rig::new();
     r.dp.trace.start(1, Some(VM));
-    let first = packet(QR, VM1, VM1_IP, REMOTE, 64, 0x4000, 17, &udp(5000, 53, b"q"));
-    r.rx(EXT, &packet(QG, UP, REMOTE, GW_IP, 60, 0, 17, &udp(53, 9, b"x")));
+    let first = packet(
+        QR,
+        VM1,
+        VM1_IP,
+        REMOTE,
+        64,
+        0x4000,
+        17,
+        &udp(5000, 53, b"q"),
+    );
+    r.rx(
+        EXT,
+        &packet(QG, UP, REMOTE, GW_IP, 60, 0, 17, &udp(53, 9, b"x")),
+    );
     r.rx(VM, &first);
     r.rx(VM, &first);
     let steps = &r.dp.trace.steps;
@@ -516,10 +528,17 @@ fn a_traced_packet_shows_its_nodes_and_its_translation() {
         "only the next frame from the VM's device is traced"
     );
     assert!(steps.iter().all(|s| s.packet == 1));
-    assert_eq!(steps[3].sessions_created, 1, "the router made the SNAT session");
-    assert!(steps[3].decode.contains("ipv4 10.0.0.10 > 8.8.8.8 ttl 64 udp 5000 > 53"));
+    assert_eq!(
+        steps[3].sessions_created, 1,
+        "the router made the SNAT session"
+    );
+    assert!(steps[3]
+        .decode
+        .contains("ipv4 10.0.0.10 > 8.8.8.8 ttl 64 udp 5000 > 53"));
     assert!(
-        steps[4].decode.contains("ipv4 10.1.101.80 > 8.8.8.8 ttl 63 udp 5000 > 53"),
+        steps[4]
+            .decode
+            .contains("ipv4 10.1.101.80 > 8.8.8.8 ttl 63 udp 5000 > 53"),
         "after SNAT: {}",
         steps[4].decode
     );

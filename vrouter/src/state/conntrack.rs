@@ -468,6 +468,12 @@ impl Conntrack {
         self.fresh_len = 0;
     }
 
+    /// True if a session was created since [`Conntrack::begin_packet`].
+    #[inline]
+    pub fn created_any(&self) -> bool {
+        self.fresh_len != 0
+    }
+
     /// The sessions created since [`Conntrack::begin_packet`].
     #[inline]
     pub fn fresh(&self) -> impl Iterator<Item = SessionId> + '_ {
