@@ -230,7 +230,7 @@ pcap_rx() {
 
 VPID=
 cleanup() {
-    if [ -n "$VPID" ] && kill -0 "$VPID" 2>/dev/null; then kill -INT "$VPID"; wait "$VPID" || true; fi
+    if [ -n "$VPID" ] && kill -0 "$VPID" 2>/dev/null; then kill -TERM "$VPID"; wait "$VPID" || true; fi
     rm -rf "/var/run/dpdk/$PREFIX_VR" "/var/run/dpdk/$PREFIX_TP"
     rm -f "/dev/hugepages/$PREFIX_VR"* "/dev/hugepages/$PREFIX_TP"*
 }
@@ -400,6 +400,7 @@ verify_run() {
     for ((q = 0; q < w; q++)); do outs+=("$WORK/verify/${tag}_q$q.pcap"); tx+=",tx_pcap=${outs[-1]}"; done
     rm -f "${outs[@]}" "$WORK/vrouter.sock"
     log=$WORK/logs/verify_$tag.log
+    : >"$log"
     "$BIN" --config "$conf" --reset --busy-poll --mbufs 163840 --workers "$w" --metrics none \
         --stats-interval 1 --state-dir "$WORK/state" --socket "$WORK/vrouter.sock" \
         --eal "$(eal_cores "$w") ${MEM[*]} --no-pci --file-prefix $PREFIX_VR --log-level *:warning" \
@@ -409,12 +410,14 @@ verify_run() {
     for _ in $(seq 300); do
         n=$(awk -v d="$rxdev" -v want="$want" '/^vrouter: t=/ { k++
                 for (i = 3; i < NF; i++) if ($i == d) { split($(i + 1), a, "="); if (a[2] + 0 >= want && !at) at = k } }
-            END { print (at && k > at) ? 1 : 0 }' "$log")
+            END { print ((at && k > at) ? 1 : 0) }' "$log") || n=0
         [ "$n" = 1 ] && break
         kill -0 "$VPID" 2>/dev/null || break
         sleep 0.1
     done
-    kill -INT "$VPID" 2>/dev/null || true
+    # TERM, not INT: a background job of a script starts with SIGINT ignored until the
+    # appliance installs its handler
+    kill -TERM "$VPID" 2>/dev/null || true
     wait "$VPID" || true
     VPID=
     rm -rf "/var/run/dpdk/$PREFIX_VR"
