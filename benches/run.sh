@@ -287,15 +287,14 @@ tsc_hz() { sed -n 's/.*tsc_hz=\([0-9]*\).*/\1/p' "$1" | head -1; }
 cycles() {
     awk -v v="$1" -v w="$2" -v hz="${hz:-0}" 'BEGIN { if (v ~ /^[0-9.]+$/ && v + 0 > 0 && hz > 0) printf "%.0f", w * hz / (v * 1e6); else print "-" }'
 }
-# The note of a run with W workers: how many frames were handed to their owner and how
-# many the full hand-off queues dropped (the final report). Args: log path flows W rxdev
-# rx_mpps tx_mpps drops.
-workers_note() {
+# The hand-off counters of a run's final report: "received handed_off handoff_full", the
+# frames received on device RXDEV. Args: log rxdev.
+handoff_counts() {
     local rxn ho full
-    rxn=$(awk -v d="$5" '$1 == d && $2 == "RX" { split($3, a, ":"); n = a[2] } END { print n + 0 }' "$1")
+    rxn=$(awk -v d="$2" '$1 == d && $2 == "RX" { split($3, a, ":"); n = a[2] } END { print n + 0 }' "$1")
     ho=$(sed -n 's/.* handed_off \([0-9]*\).*/\1/p' "$1" | tail -1)
     full=$(sed -n 's/^handoff_full *\([0-9]*\)/\1/p' "$1" | head -1)
-    echo "$2 $3 flows, $4 workers: one net_pcap device ($5) with $4 rx queues, the flows split over them by packet index, worker w polls queue w; $(awk -v h="${ho:-0}" -v n="$rxn" 'BEGIN { printf "%.0f%%", (n > 0 ? 100 * h / n : 0) }') of the $rxn frames received were handed to their owner (handed_off ${ho:-0}), ${full:-0} dropped on a full hand-off queue (handoff_full); received $6 Mpps, sent $7${8:+; drops $8}. cyc/pkt = $4 x TSC / rate (all $4 worker cores busy); testpmd: $4 forwarding lcores on the same queues; no OVS run (ovs_dpdk.sh runs one PMD)."
+    echo "$rxn ${ho:-0} ${full:-0}"
 }
 # The drop reasons of the final report: "reason=n reason=n" (largest first, at most 3).
 drops_of() {
@@ -432,7 +431,7 @@ verify_run() {
 # ---- run ----------------------------------------------------------------------------
 STAMP=$(date -u +%Y%m%d-%H%M%S)
 OUT=$WORK/results/bench-$STAMP.md
-declare -A VR CYC TP TPC PIPE OV OVC NOTE
+declare -A VR CYC TP TPC PIPE OV OVC NOTE HOS
 NOTES=()
 note() {   # key text: adds a note number to the row (a text given before keeps its number)
     local i n=
@@ -544,7 +543,9 @@ for r in "${RUNS[@]}"; do
             note "$key" "vm2vm: both directions (vm001 -> vm002 requests, vm002 -> vm001 replies) through both ports' security groups (default group, established sessions); rate = tx of both ports; testpmd: both files on two net_pcap ports${drops:+; drops $drops}." ;;
         *)
             if [ "$workers" != 1 ]; then
-                note "$key" "$(workers_note "$vlog" "$path" "$flows" "$workers" "${rxdev[0]}" "$rx" "${VR[$key]}" "$drops")"
+                read -r rxn ho full <<<"$(handoff_counts "$vlog" "${rxdev[0]}")"
+                HOS[$key]=$(awk -v h="$ho" -v n="$rxn" 'BEGIN { printf "%.2f", (n > 0 ? h / n : 0) }')
+                note "$key" "$path $flows flows, $workers workers: one net_pcap device (${rxdev[0]}) with $workers rx queues, the flows split over them by packet index, worker w polls queue w; $(awk -v f="${HOS[$key]}" 'BEGIN { printf "%.0f%%", 100 * f }') of the $rxn frames received were handed to their owner (handed_off $ho), $full dropped on a full hand-off queue (handoff_full); received $rx Mpps, sent ${VR[$key]}${drops:+; drops $drops}. cyc/pkt = $workers x TSC / rate (all $workers worker cores busy); testpmd: $workers forwarding lcores on the same queues; no OVS run (ovs_dpdk.sh runs one PMD)."
             elif [ -n "$drops" ] && awk -v a="$rx" -v b="${VR[$key]}" 'BEGIN { exit !(a + 0 > 0 && b + 0 < 0.99 * a) }'; then
                 note "$key" "$path $flows $size: received $rx Mpps, sent ${VR[$key]}: drops $drops"
             fi ;;
@@ -615,6 +616,16 @@ fi
 k2=snat:100000:64:2
 r2=$(ratio "${VR[$k2]:-}" "${VR[snat:100000:64:1]:-}")
 goal "$k2" r "snat 100k flows 64 B, 2 workers vs 1 worker (${VR[$k2]:--} / ${VR[snat:100000:64:1]:--} Mpps)" "$r2" ">=" 1.7 x "${r2}x 1w"
+# what several workers cost per packet against one, and per frame handed over
+for r in "${RUNS[@]}"; do
+    IFS=: read -r path flows size workers <<<"$r"
+    k=$path:$flows:$size:$workers k1=$path:$flows:$size:1
+    [ "$workers" != 1 ] && [ -n "${VR[$k]:-}" ] && [ -n "${VR[$k1]:-}" ] || continue
+    TLIST+=("- $path $flows flows $size B, $workers workers against 1 (no target): $(awk -v c="${CYC[$k]}" -v c1="${CYC[$k1]}" -v f="${HOS[$k]:-0}" -v w="$workers" 'BEGIN {
+        if (c + 0 <= 0 || c1 + 0 <= 0) { print "cycles not measured"; exit }
+        printf "%s cycles/packet over the %s cores against %s on one: %+d per packet", c, w, c1, c - c1
+        if (f > 0) printf " (%.0f%% of the frames were handed over: %+d per frame handed over if the hand-off were all of the difference)", 100 * f, (c - c1) / f }')")
+done
 if [ -n "${EXH_RX:-}" ]; then
     if [ -n "${VR[snat:100000:64:1]:-}" ]; then
         goal "" r "snat-exh processed rate vs snat 100k flows (refused counted: ${EXH_COUNT:-0})" "$(ratio "$EXH_RX" "${VR[snat:100000:64:1]}")" ">=" 0.8 x
