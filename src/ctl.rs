@@ -5,6 +5,8 @@
 
 #[path = "ctl/cmd.rs"]
 mod cmd;
+#[path = "ctl/conntrack.rs"]
+mod conntrack;
 #[path = "ctl/kv.rs"]
 mod kv;
 #[path = "ctl/print.rs"]

@@ -2,6 +2,7 @@
 
 pub mod appliance;
 pub mod docs;
+pub mod logging;
 pub mod dpdk;
 pub mod metrics;
 pub mod notify;

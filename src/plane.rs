@@ -7,7 +7,7 @@
 use crate::worker::{Command, Dump};
 use control::api::ApiError;
 use control::plane::NicCounters;
-use control::{DataPlane, MacFlow, Neighbour, RouteFlow, SessionFlow, Topology, ViewData};
+use control::{DataPlane, MacFlow, Neighbour, RouteFlow, Topology, ViewData};
 use crossbeam_channel::{bounded, Sender};
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,6 +16,7 @@ use vrouter::stats::DropReason;
 use vrouter::stats::Named;
 use vrouter::tables::Snapshot;
 
+mod conntrack;
 mod counters;
 pub use counters::NicState;
 
@@ -190,9 +191,13 @@ impl DataPlane for Plane {
             macs: macs.collect(),
             routes: routes(&snap),
             neighbours: neighbours(&d),
-            sessions: sessions(&d),
+            sessions: conntrack::sessions(&snap, &d),
             acls: acls(&snap, &d),
         })
+    }
+
+    fn flush(&self, flush: &control::plane::Flush) -> Result<u64, ApiError> {
+        self.flush_workers(flush)
     }
 }
 
@@ -242,23 +247,6 @@ fn acls(snap: &Snapshot, d: &Dump) -> Vec<control::plane::AclView> {
             })
         })
         .collect()
-}
-
-/// The connection tracking sessions.
-fn sessions(d: &Dump) -> Vec<SessionFlow> {
-    let side = |k: vrouter::state::conntrack::FlowKey| {
-        let (src, dst) = (Ipv4Addr::from(k.src), Ipv4Addr::from(k.dst));
-        format!("{src}:{} -> {dst}:{}", k.sport, k.dport)
-    };
-    let rows = d.sessions.iter().map(|s| SessionFlow {
-        proto: s.orig.proto,
-        orig: side(s.orig),
-        reply: side(s.reply),
-        packets: s.packets,
-        bytes: s.bytes,
-        age_ms: d.uptime_ms.saturating_sub(s.last_seen),
-    });
-    rows.collect()
 }
 
 /// The device counters of DPDK port `id` (zero once it is closed).

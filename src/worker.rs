@@ -19,7 +19,9 @@ use vrouter::tables::{NetIdx, PortIdx, Snapshot};
 use vrouter::{Frame, Mac};
 
 mod counters;
+mod flush;
 pub use counters::Counters;
+pub use flush::FlushRequest;
 
 /// Frames received per rx burst, and sent per tx burst at most.
 pub const BURST: usize = 32;
@@ -82,6 +84,9 @@ pub enum Command {
     Dump(Sender<Dump>),
     /// Send the counters (no table is copied).
     Counters(Sender<Counters>),
+    /// Remove what the request names, then send this worker's number and how many
+    /// entries went.
+    Flush(FlushRequest, Sender<(u16, u64)>),
 }
 
 /// A copy of a worker's state, for views.
@@ -417,6 +422,11 @@ impl Worker {
                 Command::Counters(reply) => {
                     // The requester may have given up waiting; nothing to do then.
                     let _ = reply.send(self.counters());
+                }
+                Command::Flush(req, reply) => {
+                    let removed = flush::flush(&mut self.dp, &req);
+                    // The requester may have given up waiting; nothing to do then.
+                    let _ = reply.send((self.id, removed));
                 }
             }
         }

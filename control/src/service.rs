@@ -70,6 +70,18 @@ impl Service {
             Op::DumpFlows(_) => Ok(views::dump_flows(&self.live(), &self.plane.dump()?)),
             Op::Stats(_) => Ok(views::stats(&self.plane.dump()?)),
             Op::SecurityGroupChains(_) => Ok(views::chains(&self.plane.dump()?)),
+            Op::ConntrackList(a) => {
+                let sessions = ops::conntrack::list(&self.live(), &self.plane.dump()?, a)?;
+                Ok(serde_json::json!(sessions))
+            }
+            Op::ConntrackFlush(a) => {
+                let flushed = ops::conntrack::flush_sessions(&self.live(), &*self.plane, a)?;
+                Ok(serde_json::json!(flushed))
+            }
+            Op::NeighbourFlush(a) => {
+                let flushed = ops::conntrack::flush_neighbours(&self.live(), &*self.plane, a)?;
+                Ok(serde_json::json!(flushed))
+            }
             op if op.mutates() => self.change(op),
             op => ops::read(&self.live(), op),
         }

@@ -30,6 +30,8 @@ pub enum How {
     Stats,
     /// Security group chains, as iptables -S.
     Chains,
+    /// Printed by this function.
+    Custom(fn(&Value) -> String),
 }
 
 /// `value` printed as `how` says; `columns` restricts lists and shows.
@@ -51,6 +53,7 @@ pub fn render(how: &How, value: &Value, columns: &[&str]) -> String {
         How::Flows => flows(value),
         How::Stats => stats(value),
         How::Chains => chains(value),
+        How::Custom(print) => print(value),
     }
 }
 

@@ -342,6 +342,8 @@ impl Command {
             C::DumpFlows => (Op::DumpFlows(api::NoArgs {}), How::Flows),
             C::Stats => (Op::Stats(api::NoArgs {}), How::Stats),
             C::SecurityGroupChains => (Op::SecurityGroupChains(api::NoArgs {}), How::Chains),
+            C::Conntrack(c) => c.into_request(),
+            C::Neighbour(c) => c.into_request(),
         })
     }
 }

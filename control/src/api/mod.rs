@@ -4,8 +4,10 @@
 //! `{"id":1,"error":{"code":"conflict","message":"…"}}`. The `id` is echoed as sent (any
 //! JSON value; `null` when the request could not be read).
 
+mod conntrack;
 mod op;
 
+pub use conntrack::*;
 pub use op::*;
 
 use serde::{Deserialize, Serialize};

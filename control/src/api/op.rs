@@ -148,6 +148,15 @@ pub enum Op {
     /// Every filtered port's chains (`neutron-openvswi-i…`, `-o…`, `-s…`) with hit counts.
     #[serde(rename = "security_group.chains")]
     SecurityGroupChains(NoArgs),
+    /// Connection tracking sessions, as `conntrack -L` lists them (of one router or zone).
+    #[serde(rename = "conntrack.list")]
+    ConntrackList(ConntrackList),
+    /// Removes the sessions in every worker, as `conntrack -F` (of one router).
+    #[serde(rename = "conntrack.flush")]
+    ConntrackFlush(RouterScope),
+    /// Removes the learned (not static) neighbour entries, which ARP resolves again.
+    #[serde(rename = "neighbour.flush")]
+    NeighbourFlush(RouterScope),
 }
 
 impl Op {
@@ -174,6 +183,9 @@ impl Op {
                 | Op::DumpFlows(_)
                 | Op::Stats(_)
                 | Op::SecurityGroupChains(_)
+                | Op::ConntrackList(_)
+                | Op::ConntrackFlush(_)
+                | Op::NeighbourFlush(_)
         )
     }
 }
@@ -601,4 +613,25 @@ pub struct RuleList {
 pub struct TunnelPeerCreate {
     /// The peer's underlay address.
     pub remote_ip: String,
+}
+
+/// `conntrack.list`: every session, or those of one router or one zone.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConntrackList {
+    /// Only this router's sessions (id or name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router: Option<String>,
+    /// Only this conntrack zone's sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<u16>,
+}
+
+/// `conntrack.flush`, `neighbour.flush`: everything, or what belongs to one router.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterScope {
+    /// Only this router's entries (id or name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router: Option<String>,
 }

@@ -4,6 +4,7 @@
 //! still in use) are made here; every other rule is the config file's, applied afterwards.
 
 mod alloc;
+pub(crate) mod conntrack;
 mod floatingip;
 mod network;
 mod peer;
