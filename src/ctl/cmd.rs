@@ -90,6 +90,8 @@ pub enum Command {
     TunnelPeerList,
     /// Remove a tunnel peer (by address or gre-… name).
     TunnelPeerDelete(Target),
+    /// The daemon's API version and its own version (and this client's).
+    Hello,
     /// Bridges and ports, as ovs-vsctl show.
     Show,
     /// Namespaces, as ip netns.
@@ -101,12 +103,6 @@ pub enum Command {
     /// The security group chains of every filtered port (neutron-openvswi-i…, -o…, -s…),
     /// as iptables -S lists them, with the hits of each rule.
     SecurityGroupChains,
-    /// Connection tracking sessions: list (as conntrack -L) or flush (as conntrack -F).
-    #[command(subcommand)]
-    Conntrack(crate::conntrack::ConntrackCommand),
-    /// Neighbour (ARP) entries: flush the learned ones.
-    #[command(subcommand)]
-    Neighbour(crate::conntrack::NeighbourCommand),
 }
 
 /// A resource by id or name.

@@ -256,3 +256,19 @@ fn chains(v: &Value) -> String {
     }
     s
 }
+
+/// `hello`: the daemon's API and package versions, beside this client's.
+pub fn hello(value: &Value) -> String {
+    let field = |key: &str| match &value[key] {
+        Value::String(s) => s.clone(),
+        Value::Null => "?".to_owned(),
+        other => other.to_string(),
+    };
+    format!(
+        "daemon: vrouter {} (API version {})\nclient: vrouterctl {} (API version {})\n",
+        field("daemon_version"),
+        field("api_version"),
+        env!("CARGO_PKG_VERSION"),
+        control::api::API_VERSION
+    )
+}

@@ -3,12 +3,16 @@
 //! known by their address and tunnel peers by their GRE port name.
 
 use crate::model::{AddressPair, AllocationPool, Binding, Direction, EtherType, Route};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Every operation of the control socket, by its wire name (`"op"`), with its `"args"`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "op", content = "args")]
 pub enum Op {
+    /// The API version and the daemon's version.
+    #[serde(rename = "hello")]
+    Hello(NoArgs),
     /// Creates a network.
     #[serde(rename = "network.create")]
     NetworkCreate(NetworkCreate),
@@ -148,23 +152,22 @@ pub enum Op {
     /// Every filtered port's chains (`neutron-openvswi-i…`, `-o…`, `-s…`) with hit counts.
     #[serde(rename = "security_group.chains")]
     SecurityGroupChains(NoArgs),
-    /// Connection tracking sessions, as `conntrack -L` lists them (of one router or zone).
-    #[serde(rename = "conntrack.list")]
-    ConntrackList(ConntrackList),
-    /// Removes the sessions in every worker, as `conntrack -F` (of one router).
-    #[serde(rename = "conntrack.flush")]
-    ConntrackFlush(RouterScope),
-    /// Removes the learned (not static) neighbour entries, which ARP resolves again.
-    #[serde(rename = "neighbour.flush")]
-    NeighbourFlush(RouterScope),
 }
 
 impl Op {
+    /// The operation's wire name (`"op"`: `network.create`).
+    pub fn name(&self) -> String {
+        let value = serde_json::to_value(self).unwrap_or_default();
+        let name = value.get("op").and_then(serde_json::Value::as_str);
+        name.unwrap_or_default().to_owned()
+    }
+
     /// True for operations that change the model.
     pub fn mutates(&self) -> bool {
         !matches!(
             self,
-            Op::NetworkList(_)
+            Op::Hello(_)
+                | Op::NetworkList(_)
                 | Op::NetworkShow(_)
                 | Op::SubnetList(_)
                 | Op::SubnetShow(_)
@@ -183,20 +186,17 @@ impl Op {
                 | Op::DumpFlows(_)
                 | Op::Stats(_)
                 | Op::SecurityGroupChains(_)
-                | Op::ConntrackList(_)
-                | Op::ConntrackFlush(_)
-                | Op::NeighbourFlush(_)
         )
     }
 }
 
 /// No arguments: `{}`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoArgs {}
 
 /// The resource an operation acts on: `{"id": "<id or name>"}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
     /// Id or name.
@@ -204,7 +204,7 @@ pub struct Target {
 }
 
 /// `network.create`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkCreate {
     /// Id; a new UUID when absent.
@@ -231,7 +231,7 @@ pub struct NetworkCreate {
 }
 
 /// `network.update`: the fields given are changed.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkUpdate {
     /// The network.
@@ -248,7 +248,7 @@ pub struct NetworkUpdate {
 }
 
 /// `subnet.create`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubnetCreate {
     /// Id; a new UUID when absent.
@@ -288,7 +288,7 @@ pub struct SubnetCreate {
 }
 
 /// `subnet.update`: the fields given are changed (lists are replaced).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubnetUpdate {
     /// The subnet.
@@ -323,7 +323,7 @@ pub struct SubnetUpdate {
 }
 
 /// A fixed IP as requested: a subnet, an address, or both (`subnet_id=…,ip_address=…`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FixedIpRequest {
     /// The subnet (id or name); the one holding `ip_address` when absent.
@@ -335,7 +335,7 @@ pub struct FixedIpRequest {
 }
 
 /// `port.create`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PortCreate {
     /// Id; a new UUID when absent.
@@ -377,7 +377,7 @@ pub struct PortCreate {
 }
 
 /// `port.update`: the fields given are changed (lists are replaced).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PortUpdate {
     /// The port.
@@ -418,7 +418,7 @@ pub struct PortUpdate {
 }
 
 /// `port.list`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PortList {
     /// Only the ports of this network (id or name).
@@ -427,7 +427,7 @@ pub struct PortList {
 }
 
 /// `router.create`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouterCreate {
     /// Id; a new UUID when absent.
@@ -442,7 +442,7 @@ pub struct RouterCreate {
 }
 
 /// `router.update`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouterUpdate {
     /// The router.
@@ -456,7 +456,7 @@ pub struct RouterUpdate {
 }
 
 /// `router.interface_add` / `router.interface_remove`: a subnet or a port.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouterInterface {
     /// The router.
@@ -476,7 +476,7 @@ pub struct RouterInterface {
 }
 
 /// `router.gateway_set`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouterGatewaySet {
     /// The router.
@@ -498,7 +498,7 @@ pub struct RouterGatewaySet {
 }
 
 /// `floatingip.create`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FloatingIpCreate {
     /// Id; a new UUID when absent.
@@ -524,7 +524,7 @@ pub struct FloatingIpCreate {
 }
 
 /// `floatingip.associate`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FloatingIpAssociate {
     /// The floating IP (id or address).
@@ -537,7 +537,7 @@ pub struct FloatingIpAssociate {
 }
 
 /// `security_group.create`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecurityGroupCreate {
     /// Id; a new UUID when absent.
@@ -551,7 +551,7 @@ pub struct SecurityGroupCreate {
 }
 
 /// `security_group.update`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecurityGroupUpdate {
     /// The group.
@@ -562,7 +562,7 @@ pub struct SecurityGroupUpdate {
 }
 
 /// `security_group_rule.create`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleCreate {
     /// Id; a new UUID when absent.
@@ -599,7 +599,7 @@ fn ingress() -> Direction {
 }
 
 /// `security_group_rule.list`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleList {
     /// Only this group's rules (id or name).
@@ -608,30 +608,10 @@ pub struct RuleList {
 }
 
 /// `tunnel_peer.create`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TunnelPeerCreate {
     /// The peer's underlay address.
     pub remote_ip: String,
 }
 
-/// `conntrack.list`: every session, or those of one router or one zone.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConntrackList {
-    /// Only this router's sessions (id or name).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub router: Option<String>,
-    /// Only this conntrack zone's sessions.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub zone: Option<u16>,
-}
-
-/// `conntrack.flush`, `neighbour.flush`: everything, or what belongs to one router.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RouterScope {
-    /// Only this router's entries (id or name).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub router: Option<String>,
-}
