@@ -4,7 +4,8 @@
 //! sessions leaves the port's; a full flush empties the table and the open connection
 //! still carries data (picked up again, SNAT on the same port); a neighbour flush drops
 //! the learned upstream entry, which ARP resolves again for a ping and for the connection.
-//! SIGHUP leaves the appliance running and says so; the flushes are logged on stderr.
+//! SIGHUP leaves the appliance running and says so; the flushes are logged on stderr
+//! (tracing, with fields), and so are `log` records (bridged).
 //!
 //! ```text
 //!   vm001 10.0.0.10 (SNAT 10.1.101.80) ──tap──┐
@@ -113,8 +114,12 @@ fn client_port(ns: &Netns) -> Option<u16> {
 #[test]
 fn conntrack_list_and_flush_and_neighbour_flush_keep_connections_working() {
     require_prereqs();
-    let mut net = Net::start('k', Options::default());
     let dir = TempDir::new("ctcli");
+    // A notify socket that is not there: the appliance's `log` warning about it must come
+    // out through the same subscriber as its `tracing` events.
+    let no_socket = dir.path("no-such-notify-socket");
+    std::env::set_var("NOTIFY_SOCKET", &no_socket);
+    let mut net = Net::start('k', Options::default());
     let fifo = dir.path("feed");
     common::run(&format!("mkfifo {fifo}"));
 
@@ -256,7 +261,8 @@ fn conntrack_list_and_flush_and_neighbour_flush_keep_connections_working() {
     feed.write_all(b"after-sighup\n").expect("write to nc");
     server.wait_line("after-sighup", Duration::from_secs(10));
 
-    // The flushes are in the log (text on stderr outside systemd), with their fields.
+    // The flushes are in the log (text on stderr outside systemd), with their fields, and
+    // so is the `log` record of the notify socket.
     drop(feed);
     let done = net.vr.take().expect("running").stop();
     let flushes: Vec<&str> = done
@@ -274,4 +280,9 @@ fn conntrack_list_and_flush_and_neighbour_flush_keep_connections_working() {
         flushes.iter().all(|l| l.contains("removed=")),
         "{flushes:#?}"
     );
+    let bridged = done
+        .stderr
+        .lines()
+        .any(|l| l.contains("WARN") && l.contains("NOTIFY_SOCKET"));
+    assert!(bridged, "the log record on stderr\n{}", done.output());
 }
