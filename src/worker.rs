@@ -438,7 +438,7 @@ impl Worker {
         Dump {
             generation: self.snap.generation,
             stats: self.stats_with_tx(),
-            macs: self.dp.mac.iter().map(|(n, m, e)| (n, m, *e)).collect(),
+            macs: self.dp.mac.iter().collect(),
             mac_events: self.dp.mac.stats,
             neighbour_events: [self.dp.underlay_neigh.stats, self.dp.router_neigh.stats],
             leases: self.dp.leases.iter().map(|(n, m, l)| (n, m, *l)).collect(),
