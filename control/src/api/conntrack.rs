@@ -1,10 +1,11 @@
 //! The answers of `conntrack.list`, `conntrack.flush` and `neighbour.flush`: sessions as
 //! `conntrack -L` shows them, and what a flush removed.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// One direction of a session, as conntrack prints it (`src= dst= sport= dport=`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TupleEntry {
     /// Source address.
     pub src: String,
@@ -17,7 +18,7 @@ pub struct TupleEntry {
 }
 
 /// One session of `conntrack.list`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SessionEntry {
     /// Protocol name (`tcp`, `udp`, `icmp`, or `unknown`).
     pub proto: String,
@@ -47,14 +48,14 @@ pub struct SessionEntry {
 }
 
 /// The answer of `conntrack.list`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SessionList {
     /// The sessions, by zone then original tuple.
     pub sessions: Vec<SessionEntry>,
 }
 
 /// The answer of `conntrack.flush` and `neighbour.flush`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Flushed {
     /// What was flushed: `sessions` or `neighbours`.
     pub flushed: String,
