@@ -16,6 +16,7 @@ use vrouter::stats::DropReason;
 use vrouter::stats::Named;
 use vrouter::tables::Snapshot;
 
+mod capture;
 mod conntrack;
 mod counters;
 pub use counters::NicState;
@@ -39,6 +40,8 @@ pub struct Plane {
     pool_size: u32,
     /// The DPDK port numbers of the attached devices, in attachment order.
     port_ids: Vec<u16>,
+    /// Captures running, and the frames they copied and dropped.
+    captures: Arc<crate::capture::Totals>,
 }
 
 impl Plane {
@@ -57,6 +60,7 @@ impl Plane {
             current: Mutex::new(snapshot),
             pool_size,
             port_ids,
+            captures: Arc::default(),
         }
     }
 
@@ -111,6 +115,13 @@ impl Plane {
 }
 
 impl DataPlane for Plane {
+    fn capture(
+        &self,
+        args: &control::capture::CaptureArgs,
+    ) -> Result<Box<dyn control::capture::CaptureFeed>, ApiError> {
+        self.start_capture(args)
+    }
+
     fn publish(&self, topo: &Topology) -> Result<(), ApiError> {
         self.check_devices(topo)?;
         let mut current = self.lock();
@@ -183,7 +194,7 @@ impl DataPlane for Plane {
             mbufs: (d.mbufs_in_use, self.pool_size),
             steering: (d.stats.handed_off, d.stats.sync_sent, d.stats.sync_applied),
             nic: self.port_ids.iter().map(|&id| nic_counters(id)).collect(),
-            counters: counters(&d),
+            counters: [counters(&d), vec![self.capture_counters()]].concat(),
             generation: d.generation,
             uptime_ms: d.uptime_ms,
             ports: ports.collect(),

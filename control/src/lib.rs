@@ -6,6 +6,7 @@
 
 pub mod addr;
 pub mod api;
+pub mod capture;
 pub mod chains;
 pub mod client;
 pub mod compile;

@@ -15,6 +15,15 @@ pub trait DataPlane: Send + Sync {
     /// A copy of the workers' state.
     fn dump(&self) -> Result<ViewData, ApiError>;
 
+    /// Starts copying the frames `args` names to the returned feed, until it is dropped.
+    fn capture(
+        &self,
+        args: &crate::capture::CaptureArgs,
+    ) -> Result<Box<dyn crate::capture::CaptureFeed>, ApiError> {
+        let _ = args;
+        Err(ApiError::invalid("this data plane has no capture"))
+    }
+
     /// Removes what `flush` names in every worker; returns once all have, with how many
     /// entries went.
     fn flush(&self, flush: &Flush) -> Result<u64, ApiError>;

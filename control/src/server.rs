@@ -394,7 +394,16 @@ fn serve(
                 slot.clients.set_idle(slot.id, true);
                 continue;
             }
-            Next::Line => service.handle_line_from(&line, peer),
+            Next::Line => match crate::capture::capture_request(&line) {
+                Some((id, args)) => {
+                    let plane = service.plane();
+                    match crate::capture::stream::serve(id, &args, plane, &writer)? {
+                        Some(refusal) => refusal,
+                        None => return Ok(()),
+                    }
+                }
+                None => service.handle_line_from(&line, peer),
+            },
             Next::TooLarge => {
                 let msg = format!("request over {} bytes", opts.max_request);
                 let e = ApiError::new(ErrorCode::TooLarge, msg);

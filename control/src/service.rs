@@ -54,6 +54,11 @@ impl Service {
         })
     }
 
+    /// The data plane the service runs on.
+    pub fn plane(&self) -> &dyn DataPlane {
+        &*self.plane
+    }
+
     /// Answers one request line with one response line.
     pub fn handle_line(&self, line: &[u8]) -> Vec<u8> {
         self.handle_line_from(line, None)
@@ -91,6 +96,9 @@ impl Service {
             ))),
             Op::Stats(_) => Ok(Reply::Stats(views::stats(&self.plane.dump()?))),
             Op::SecurityGroupChains(_) => Ok(Reply::Chains(views::chains(&self.plane.dump()?))),
+            Op::Capture(_) => Err(ApiError::bad_request(
+                "capture streams frames: send it as a request of its own on the control socket",
+            )),
             op if op.mutates() => self.change(op),
             op => ops::read(&self.live(), op),
         }

@@ -343,6 +343,7 @@ impl Command {
             C::DumpFlows => (Op::DumpFlows(api::NoArgs {}), How::Flows),
             C::Stats => (Op::Stats(api::NoArgs {}), How::Stats),
             C::SecurityGroupChains => (Op::SecurityGroupChains(api::NoArgs {}), How::Chains),
+            C::Capture(_) => return Err("capture streams frames; it is no single request".into()),
         })
     }
 }

@@ -152,6 +152,10 @@ pub enum Op {
     /// Every filtered port's chains (`neutron-openvswi-i…`, `-o…`, `-s…`) with hit counts.
     #[serde(rename = "security_group.chains")]
     SecurityGroupChains(NoArgs),
+    /// Streams copies of the frames of devices (`vrouterctl capture`): see
+    /// [`crate::capture`]; the server answers it, the stream ends the connection.
+    #[serde(rename = "capture")]
+    Capture(crate::capture::CaptureArgs),
 }
 
 impl Op {
@@ -186,6 +190,7 @@ impl Op {
                 | Op::DumpFlows(_)
                 | Op::Stats(_)
                 | Op::SecurityGroupChains(_)
+                | Op::Capture(_)
         )
     }
 }
