@@ -36,7 +36,7 @@ soak: deps
 demo: deps build
 	./scripts/demo.sh
 
-# BENCH_RUNS selects runs (PATH:FLOWS[:SIZE] ...); empty runs the whole matrix (~17 min).
+# BENCH_RUNS selects runs (PATH:FLOWS[:SIZE[:WORKERS]] ...); empty runs the whole matrix (~18 min).
 BENCH_RUNS ?=
 bench: deps
 	./benches/run.sh $(BENCH_RUNS)

@@ -9,6 +9,8 @@ Each FILE is named after what it holds, and only the files asked for are written
 
     <path>_<flows>f.pcap          64-byte inner frames
     <path>_<flows>f_<size>.pcap   the same flows, inner frames padded to <size> bytes
+    <name>_q<q>of<n>.pcap         the packets i = q (mod n) of <name>.pcap: rx queue q of
+                                  a device with n queues (run.sh's WORKERS)
 
 <size> is the inner Ethernet frame on the wire with its FCS (the pcap stores it without:
 4 bytes less), as the peers' "64 B" is. "1500" means MTU-sized: every path here carries
@@ -120,12 +122,15 @@ def write(gt, path, frames):
 
 
 def generate(gt, out, name, peers_md5):
-    m = re.fullmatch(r"([a-z0-9-]+?)_(\d+)f(?:_(\d+))?\.pcap", name)
+    m = re.fullmatch(r"([a-z0-9-]+?)_(\d+)f(?:_(\d+))?(?:_q(\d+)of(\d+))?\.pcap", name)
     if not m:
-        raise SystemExit("%s: expected <path>_<flows>f[_<size>].pcap" % name)
+        raise SystemExit("%s: expected <path>_<flows>f[_<size>][_q<q>of<n>].pcap" % name)
     path, flows, size = m.group(1), int(m.group(2)), int(m.group(3) or 64)
     if size == 64 and m.group(3):
         raise SystemExit("%s: 64-byte files have no _<size> suffix" % name)
+    split = (int(m.group(4)), int(m.group(5))) if m.group(4) else None
+    if split and not 0 <= split[0] < split[1]:
+        raise SystemExit("%s: queue %d of %d" % (name, split[0], split[1]))
     dest = os.path.join(out, name)
     if path in ("dhcp", "dhcp-gre"):
         if flows != 1 or size != 64:
@@ -136,6 +141,7 @@ def generate(gt, out, name, peers_md5):
                 frames.append(dhcp_discover(gt.VM002_MAC, i + 1))
             else:
                 frames.append(gt.gre_outer(dhcp_discover(VM003_MAC, i + 1)))
+        frames = frames[split[0]::split[1]] if split else frames
         write(gt, dest, frames)
         return dest, len(frames), len(frames[0])
     build = builders(gt).get(path)
@@ -155,14 +161,16 @@ def generate(gt, out, name, peers_md5):
                 if flows <= 4096:
                     cache[fid] = fr
             frames.append(fr)
+    if split:
+        frames = frames[split[0]::split[1]]
     write(gt, dest, frames)
-    want = peers_md5.get(name)
+    want = None if split else peers_md5.get(name)
     if want:
         with open(dest, "rb") as f:
             got = hashlib.md5(f.read()).hexdigest()
         if got != want:
             raise SystemExit("%s: md5 %s differs from the peers' pcap.md5 (%s)" % (dest, got, want))
-    return dest, npkts, len(frames[0])
+    return dest, len(frames), len(frames[0])
 
 
 def main():

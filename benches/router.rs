@@ -2,13 +2,17 @@
 //! 10.1.101.80 → eth2, and eth2 → floating IP 10.1.101.82 → DNAT → vm002's port. Reports
 //! ns/packet (criterion's time per element) for bursts of 32 packets of one established
 //! flow each (vm ports without security groups, so that only routing and NAT are timed).
+//! The `fib` group times the route lookup alone (ns per lookup) with the reference router's
+//! 4 routes and with 1000, against the longest-prefix scan of the sorted route list.
 
 mod common;
 
 use common::{reference, Sink, BURST};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use std::hint::black_box;
 use vrouter::pipeline::Dataplane;
-use vrouter::tables::{PortIdx, Snapshot};
+use vrouter::tables::router::{mask, Route};
+use vrouter::tables::{PortIdx, RouterConf, RouterPortIdx, Snapshot};
 use vrouter::wire::checksum;
 use vrouter::VecFrame;
 
@@ -110,5 +114,82 @@ fn router(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, router);
+/// xorshift64: a fixed sequence of addresses and prefix lengths.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 16) as u32
+    }
+}
+
+/// The reference router's routes (2 connected, the default) and static routes of length
+/// 16 to 32 inside 10.128.0.0/9 via the upstream gateway, `total` in all.
+fn routes(total: usize) -> RouterConf {
+    let mut r = snapshot().routers.remove(0);
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let gw = u32::from_be_bytes([10, 1, 101, 254]);
+    let up = r.lookup(gw).expect("a connected route to the gateway").0;
+    while r.routes.len() < total {
+        let len = 16 + (rng.next() % 17) as u8;
+        let prefix = (0x0a80_0000 | (rng.next() & 0x007f_ffff)) & mask(len);
+        r.routes.push(Route {
+            prefix,
+            len,
+            via: Some(gw),
+            port: up,
+        });
+    }
+    r.sort_routes();
+    r
+}
+
+/// The first of the longest matching routes, by scanning the list sorted longest first.
+fn scan(routes: &[Route], dst: u32) -> Option<(RouterPortIdx, u32)> {
+    routes
+        .iter()
+        .find(|r| dst & mask(r.len) == r.prefix)
+        .map(|r| (r.port, r.via.unwrap_or(dst)))
+}
+
+fn fib(c: &mut Criterion) {
+    const LOOKUPS: usize = 1024;
+    let mut g = c.benchmark_group("fib");
+    g.throughput(Throughput::Elements(LOOKUPS as u64));
+    for count in [4, 1000] {
+        let r = routes(count);
+        assert_eq!(r.routes.len(), count);
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        // Tenant, upstream and internet destinations, and some inside the static routes.
+        let dsts: Vec<u32> = (0..LOOKUPS)
+            .map(|i| match i % 4 {
+                0 => 0x0a00_0000 | (rng.next() & 0xff),
+                1 => 0x0a80_0000 | (rng.next() & 0x007f_ffff),
+                2 => 0x0a01_6500 | (rng.next() & 0xff),
+                _ => rng.next(),
+            })
+            .collect();
+        assert!(dsts.iter().all(|&d| r.lookup(d) == scan(&r.routes, d)));
+        g.bench_function(format!("lpm_{count}_routes"), |b| {
+            b.iter(|| {
+                for &d in &dsts {
+                    black_box(r.lookup(black_box(d)));
+                }
+            })
+        });
+        g.bench_function(format!("scan_{count}_routes"), |b| {
+            b.iter(|| {
+                for &d in &dsts {
+                    black_box(scan(&r.routes, black_box(d)));
+                }
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, router, fib);
 criterion_main!(benches);

@@ -10,6 +10,7 @@ packages=(
     dpdk dpdk-dev libdpdk-dev pkg-config libclang-dev
     iproute2 isc-dhcp-client busybox iputils-ping netcat-openbsd traceroute
     tcpdump tshark python3-scapy hping3 nmap iperf3
+    libpcap-dev
     openvswitch-switch-dpdk
     prometheus
 )

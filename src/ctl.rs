@@ -3,8 +3,12 @@
 //! columns) or as JSON for scripts (`-f json`). On error it prints the daemon's message
 //! and exits non-zero.
 
+#[path = "ctl/capture.rs"]
+mod capture;
 #[path = "ctl/cmd.rs"]
 mod cmd;
+#[path = "ctl/conntrack.rs"]
+mod conntrack;
 #[path = "ctl/kv.rs"]
 mod kv;
 #[path = "ctl/print.rs"]
@@ -64,6 +68,9 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let cli = Cli::parse();
+    if let cmd::Command::Capture(args) = &cli.command {
+        return capture::run(&cli.socket, args, &cli.columns);
+    }
     let (op, how) = match cli.command.into_request() {
         Ok(request) => request,
         Err(e) => {

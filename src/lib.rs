@@ -1,7 +1,9 @@
 //! The vrouter appliance: the DPDK layer and the process around the `vrouter` data plane.
 
 pub mod appliance;
+pub mod capture;
 pub mod docs;
+pub mod logging;
 pub mod dpdk;
 pub mod metrics;
 pub mod notify;

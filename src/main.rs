@@ -19,12 +19,23 @@ const EMBEDDED_CONFIG: &str = include_str!("../configs/tenant-a.toml");
 /// How the embedded topology is named in messages.
 const EMBEDDED_NAME: &str = "embedded configs/tenant-a.toml";
 
+/// What `--help` and the man page say about signals and logs.
+const SIGNALS_AND_LOGS: &str = "\
+Signals: SIGINT and SIGTERM stop the appliance cleanly (devices closed, counters printed). \
+SIGHUP re-reads nothing: the configuration is the persisted state, changed through \
+vrouterctl (the control socket); the appliance prints one line, \"vrouter: SIGHUP: nothing \
+is re-read ...\", with its counters, and goes on forwarding.
+
+Logs: to the systemd journal, with their fields, when run under systemd (JOURNAL_STREAM); \
+otherwise as text lines on stderr. RUST_LOG filters them (default: info).";
+
 /// Command line of the daemon.
 #[derive(Parser, Debug)]
 #[command(
     name = "vrouter",
     version,
-    about = "DPDK virtual router: a Neutron GRE network node in one process"
+    about = "DPDK virtual router: a Neutron GRE network node in one process",
+    after_long_help = SIGNALS_AND_LOGS
 )]
 struct Args {
     /// Topology file (TOML) that seeds the first start (and --reset); without it, the
@@ -90,7 +101,7 @@ fn main() -> ExitCode {
     if vrouter_appliance::docs::write_if_asked(<Args as clap::CommandFactory>::command()) {
         return ExitCode::SUCCESS;
     }
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    vrouter_appliance::logging::init();
     match run(Args::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -7,7 +7,7 @@
 use crate::worker::{Command, Dump};
 use control::api::ApiError;
 use control::plane::NicCounters;
-use control::{DataPlane, MacFlow, Neighbour, RouteFlow, SessionFlow, Topology, ViewData};
+use control::{DataPlane, MacFlow, Neighbour, RouteFlow, Topology, ViewData};
 use crossbeam_channel::{bounded, Sender};
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,6 +16,8 @@ use vrouter::stats::DropReason;
 use vrouter::stats::Named;
 use vrouter::tables::Snapshot;
 
+mod capture;
+mod conntrack;
 mod counters;
 pub use counters::NicState;
 
@@ -38,6 +40,8 @@ pub struct Plane {
     pool_size: u32,
     /// The DPDK port numbers of the attached devices, in attachment order.
     port_ids: Vec<u16>,
+    /// Captures running, and the frames they copied and dropped.
+    captures: Arc<crate::capture::Totals>,
 }
 
 impl Plane {
@@ -56,6 +60,7 @@ impl Plane {
             current: Mutex::new(snapshot),
             pool_size,
             port_ids,
+            captures: Arc::default(),
         }
     }
 
@@ -110,6 +115,13 @@ impl Plane {
 }
 
 impl DataPlane for Plane {
+    fn capture(
+        &self,
+        args: &control::capture::CaptureArgs,
+    ) -> Result<Box<dyn control::capture::CaptureFeed>, ApiError> {
+        self.start_capture(args)
+    }
+
     fn publish(&self, topo: &Topology) -> Result<(), ApiError> {
         self.check_devices(topo)?;
         let mut current = self.lock();
@@ -182,7 +194,7 @@ impl DataPlane for Plane {
             mbufs: (d.mbufs_in_use, self.pool_size),
             steering: (d.stats.handed_off, d.stats.sync_sent, d.stats.sync_applied),
             nic: self.port_ids.iter().map(|&id| nic_counters(id)).collect(),
-            counters: counters(&d),
+            counters: [counters(&d), vec![self.capture_counters()]].concat(),
             generation: d.generation,
             uptime_ms: d.uptime_ms,
             ports: ports.collect(),
@@ -190,9 +202,13 @@ impl DataPlane for Plane {
             macs: macs.collect(),
             routes: routes(&snap),
             neighbours: neighbours(&d),
-            sessions: sessions(&d),
+            sessions: conntrack::sessions(&snap, &d),
             acls: acls(&snap, &d),
         })
+    }
+
+    fn flush(&self, flush: &control::plane::Flush) -> Result<u64, ApiError> {
+        self.flush_workers(flush)
     }
 }
 
@@ -242,23 +258,6 @@ fn acls(snap: &Snapshot, d: &Dump) -> Vec<control::plane::AclView> {
             })
         })
         .collect()
-}
-
-/// The connection tracking sessions.
-fn sessions(d: &Dump) -> Vec<SessionFlow> {
-    let side = |k: vrouter::state::conntrack::FlowKey| {
-        let (src, dst) = (Ipv4Addr::from(k.src), Ipv4Addr::from(k.dst));
-        format!("{src}:{} -> {dst}:{}", k.sport, k.dport)
-    };
-    let rows = d.sessions.iter().map(|s| SessionFlow {
-        proto: s.orig.proto,
-        orig: side(s.orig),
-        reply: side(s.reply),
-        packets: s.packets,
-        bytes: s.bytes,
-        age_ms: d.uptime_ms.saturating_sub(s.last_seen),
-    });
-    rows.collect()
 }
 
 /// The device counters of DPDK port `id` (zero once it is closed).

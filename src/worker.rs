@@ -19,7 +19,9 @@ use vrouter::tables::{NetIdx, PortIdx, Snapshot};
 use vrouter::{Frame, Mac};
 
 mod counters;
+mod flush;
 pub use counters::Counters;
+pub use flush::FlushRequest;
 
 /// Frames received per rx burst, and sent per tx burst at most.
 pub const BURST: usize = 32;
@@ -82,6 +84,12 @@ pub enum Command {
     Dump(Sender<Dump>),
     /// Send the counters (no table is copied).
     Counters(Sender<Counters>),
+    /// Copy frames for this capture from the next burst on, then send this worker's
+    /// number on the line to say it does.
+    Capture(Arc<crate::capture::Session>, Sender<u16>),
+    /// Remove what the request names, then send this worker's number and how many
+    /// entries went.
+    Flush(FlushRequest, Sender<(u16, u64)>),
 }
 
 /// A copy of a worker's state, for views.
@@ -210,6 +218,8 @@ struct TxIo {
     handoff: Vec<Sender<(PortIdx, Mbuf)>>,
     /// Frames dropped because the owner's hand-off queue was full (or gone).
     handoff_full: u64,
+    /// The captures frames are copied for, received and sent.
+    taps: crate::capture::Taps,
 }
 
 impl TxIo {
@@ -218,6 +228,10 @@ impl TxIo {
         let batch = &mut self.pending[port];
         if batch.is_empty() {
             return;
+        }
+        if !self.taps.is_empty() {
+            let tx = control::capture::Direction::Tx;
+            self.taps.copy(port as PortIdx, tx, batch);
         }
         let c = &mut self.counters[port];
         if let Some(q) = self.queues[port].as_mut() {
@@ -319,6 +333,7 @@ impl Worker {
                 pool,
                 handoff: links.frames_out,
                 handoff_full: 0,
+                taps: Default::default(),
             },
             commands,
             frames_in: links.frames_in,
@@ -349,6 +364,10 @@ impl Worker {
             for (port, q) in self.rx.iter_mut() {
                 if q.rx_burst(&mut burst) > 0 {
                     got += burst.len();
+                    if !self.io.taps.is_empty() {
+                        let rx = control::capture::Direction::Rx;
+                        self.io.taps.copy(*port, rx, &burst);
+                    }
                     self.dp
                         .rx(&self.snap, *port, burst.drain(..), now, &mut self.io);
                 }
@@ -404,6 +423,7 @@ impl Worker {
 
     /// Applies published snapshots and answers dump requests.
     fn serve_commands(&mut self) {
+        self.io.taps.prune();
         while let Ok(cmd) = self.commands.try_recv() {
             match cmd {
                 Command::Publish(snap, ack) => {
@@ -422,6 +442,16 @@ impl Worker {
                     // The requester may have given up waiting; nothing to do then.
                     let _ = reply.send(self.counters());
                 }
+                Command::Capture(session, ack) => {
+                    self.io.taps.add(session);
+                    // The requester may have given up waiting; nothing to do then.
+                    let _ = ack.send(self.id);
+                }
+                Command::Flush(req, reply) => {
+                    let removed = flush::flush(&mut self.dp, &req);
+                    // The requester may have given up waiting; nothing to do then.
+                    let _ = reply.send((self.id, removed));
+                }
             }
         }
     }
@@ -432,7 +462,7 @@ impl Worker {
         Dump {
             generation: self.snap.generation,
             stats: self.stats_with_tx(),
-            macs: self.dp.mac.iter().map(|(n, m, e)| (n, m, *e)).collect(),
+            macs: self.dp.mac.iter().collect(),
             mac_events: self.dp.mac.stats,
             neighbour_events: [self.dp.underlay_neigh.stats, self.dp.router_neigh.stats],
             leases: self.dp.leases.iter().map(|(n, m, l)| (n, m, *l)).collect(),

@@ -19,6 +19,14 @@ pub enum ClientError {
     /// The socket failed, or the daemon sent something that is not a response.
     #[error("{0}")]
     Io(String),
+    /// The daemon answered another request than the one sent.
+    #[error("the daemon answered request {got} to request {sent}: not this call's answer")]
+    WrongId {
+        /// The id of the request sent.
+        sent: Value,
+        /// The id of the response.
+        got: Value,
+    },
 }
 
 /// A connection to the daemon.
@@ -47,11 +55,13 @@ impl Client {
         })
     }
 
-    /// Sends `op` and waits for its answer.
+    /// Sends `op` (as of [`crate::api::API_VERSION`]) and waits for its answer, which must
+    /// carry the request's id; an error the daemon could not tie to a request (`null` id:
+    /// the line was too long, the daemon too busy) is that error.
     pub fn call(&mut self, op: Op) -> Result<Value, ClientError> {
         let id = Value::from(self.next_id);
         self.next_id += 1;
-        let line = Request { id, op }.to_line();
+        let line = Request::new(id.clone(), op).to_line();
         let io = |e: io::Error| ClientError::Io(format!("control socket: {e}"));
         self.writer.write_all(&line).map_err(io)?;
         let mut answer = String::new();
@@ -60,6 +70,16 @@ impl Client {
         }
         let response: Response = serde_json::from_str(&answer)
             .map_err(|e| ClientError::Io(format!("bad response from the daemon: {e}")))?;
+        match (&response.id, &response.error) {
+            (got, _) if *got == id => {}
+            (Value::Null, Some(_)) => {}
+            (got, _) => {
+                return Err(ClientError::WrongId {
+                    sent: id,
+                    got: got.clone(),
+                })
+            }
+        }
         response.into_result().map_err(ClientError::Api)
     }
 }

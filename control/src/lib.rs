@@ -6,12 +6,14 @@
 
 pub mod addr;
 pub mod api;
+pub mod capture;
 pub mod chains;
 pub mod client;
 pub mod compile;
 mod compile_acl;
 mod compile_dhcp;
 mod compile_router;
+mod credentials;
 mod load;
 pub mod model;
 pub mod naming;
@@ -26,6 +28,7 @@ pub mod view;
 pub mod views;
 
 pub use compile::{compile, CompileError};
+pub use credentials::PeerCred;
 pub use load::{load_file, load_str, LoadError};
 pub use model::Topology;
 pub use plane::{DataPlane, MacFlow, Neighbour, RouteFlow, SessionFlow, ViewData};

@@ -14,6 +14,35 @@ pub trait DataPlane: Send + Sync {
 
     /// A copy of the workers' state.
     fn dump(&self) -> Result<ViewData, ApiError>;
+
+    /// Starts copying the frames `args` names to the returned feed, until it is dropped.
+    fn capture(
+        &self,
+        args: &crate::capture::CaptureArgs,
+    ) -> Result<Box<dyn crate::capture::CaptureFeed>, ApiError> {
+        let _ = args;
+        Err(ApiError::invalid("this data plane has no capture"))
+    }
+
+    /// Removes what `flush` names in every worker; returns once all have, with how many
+    /// entries went.
+    fn flush(&self, flush: &Flush) -> Result<u64, ApiError>;
+}
+
+/// What a flush removes, in every worker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Flush {
+    /// Connection tracking sessions (`conntrack -F`): all, or the router's with this id.
+    Conntrack {
+        /// Only this router's (its id).
+        router: Option<String>,
+    },
+    /// Learned neighbour entries (`ip neigh flush`): all, or those on the networks of the
+    /// router with this id.
+    Neighbours {
+        /// Only this router's (its id).
+        router: Option<String>,
+    },
 }
 
 /// The workers' state, as the views show it.
@@ -137,6 +166,35 @@ pub struct SessionFlow {
     pub bytes: [u64; 2],
     /// Milliseconds since a packet last matched it.
     pub age_ms: u64,
+    /// Its conntrack zone: a router's, or (from 0x8000 on) a VM port's.
+    pub zone: u16,
+    /// Who the zone is: `qrouter-<id>` or the port's device name.
+    pub owner: String,
+    /// TCP state as conntrack names it (`ESTABLISHED`); empty for other protocols.
+    pub state: &'static str,
+    /// Milliseconds left until it expires without traffic.
+    pub timeout_ms: u64,
+    /// A packet went in the reply direction.
+    pub replied: bool,
+    /// Proved two-way (Linux ASSURED): never dropped early.
+    pub assured: bool,
+    /// The original direction's tuple.
+    pub orig_tuple: Tuple,
+    /// The reply direction's tuple (after NAT).
+    pub reply_tuple: Tuple,
+}
+
+/// One direction of a session: addresses and ports (ICMP echo: the id as both ports).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tuple {
+    /// Source address.
+    pub src: std::net::Ipv4Addr,
+    /// Destination address.
+    pub dst: std::net::Ipv4Addr,
+    /// Source port.
+    pub sport: u16,
+    /// Destination port.
+    pub dport: u16,
 }
 
 /// One entry of the MAC table, as `dump-flows` shows br-tun's learned flows.

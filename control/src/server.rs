@@ -9,6 +9,7 @@
 //! unread; the connection stays usable after any error.
 
 use crate::api::{ApiError, ErrorCode, Response, MAX_REQUEST};
+use crate::credentials::PeerCred;
 use crate::service::Service;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -357,6 +358,8 @@ fn serve(
     slot: &Slot,
 ) -> io::Result<()> {
     stream.set_write_timeout(Some(opts.write_timeout))?;
+    // Who connected, for the audit line of each change (unknown if the kernel says no).
+    let peer = PeerCred::of(&stream).ok();
     let mut writer = stream.try_clone()?;
     let mut lines = LineReader::new(stream, opts.max_request);
     let mut line = Vec::new();
@@ -391,7 +394,16 @@ fn serve(
                 slot.clients.set_idle(slot.id, true);
                 continue;
             }
-            Next::Line => service.handle_line(&line),
+            Next::Line => match crate::capture::capture_request(&line) {
+                Some((id, args)) => {
+                    let plane = service.plane();
+                    match crate::capture::stream::serve(id, &args, plane, &writer)? {
+                        Some(refusal) => refusal,
+                        None => return Ok(()),
+                    }
+                }
+                None => service.handle_line_from(&line, peer),
+            },
             Next::TooLarge => {
                 let msg = format!("request over {} bytes", opts.max_request);
                 let e = ApiError::new(ErrorCode::TooLarge, msg);

@@ -5,13 +5,14 @@
 //! request changes nothing. The lock is held only while a change is applied; reads and
 //! views work on a shared copy of the model.
 
-use crate::api::{parse_request, ApiError, Op, Response};
+use crate::api::{parse_request, ApiError, Hello, Op, Reply, Request, Response};
+use crate::api::{API_VERSION, DAEMON_VERSION};
+use crate::credentials::PeerCred;
 use crate::model::Topology;
 use crate::plane::DataPlane;
 use crate::store::{Store, StoreError};
-use crate::validate::{lines, ValidationError};
+use crate::validate::{lines, Problem, ValidationError};
 use crate::{ops, views};
-use serde_json::Value;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The model as persisted, and as it runs.
@@ -53,23 +54,51 @@ impl Service {
         })
     }
 
+    /// The data plane the service runs on.
+    pub fn plane(&self) -> &dyn DataPlane {
+        &*self.plane
+    }
+
     /// Answers one request line with one response line.
     pub fn handle_line(&self, line: &[u8]) -> Vec<u8> {
+        self.handle_line_from(line, None)
+    }
+
+    /// Answers one request line from the client `peer` (its credentials, when known) with
+    /// one response line. Every change is logged with who asked for it and how it ended
+    /// (`audit: uid=0 pid=1234 op=network.create id=7 result=ok`, target `audit`).
+    pub fn handle_line_from(&self, line: &[u8], peer: Option<PeerCred>) -> Vec<u8> {
         let response = match parse_request(line) {
-            Ok(req) => Response::new(req.id, self.handle(&req.op)),
+            Ok(req) => {
+                let result = req.check_version().and_then(|()| self.handle(&req.op));
+                if req.op.mutates() {
+                    audit(&req, peer, &result);
+                }
+                Response::reply(req.id, result)
+            }
             Err((id, e)) => Response::new(id, Err(e)),
         };
         response.to_line()
     }
 
     /// Carries out one operation.
-    pub fn handle(&self, op: &Op) -> Result<Value, ApiError> {
+    pub fn handle(&self, op: &Op) -> Result<Reply, ApiError> {
         match op {
-            Op::Show(_) => Ok(views::show(&self.live())),
-            Op::Netns(_) => Ok(views::netns(&self.live())),
-            Op::DumpFlows(_) => Ok(views::dump_flows(&self.live(), &self.plane.dump()?)),
-            Op::Stats(_) => Ok(views::stats(&self.plane.dump()?)),
-            Op::SecurityGroupChains(_) => Ok(views::chains(&self.plane.dump()?)),
+            Op::Hello(_) => Ok(Reply::Hello(Hello {
+                api_version: API_VERSION,
+                daemon_version: DAEMON_VERSION.to_owned(),
+            })),
+            Op::Show(_) => Ok(Reply::Text(views::show(&self.live()))),
+            Op::Netns(_) => Ok(Reply::Namespaces(views::netns(&self.live()))),
+            Op::DumpFlows(_) => Ok(Reply::Flows(views::dump_flows(
+                &self.live(),
+                &self.plane.dump()?,
+            ))),
+            Op::Stats(_) => Ok(Reply::Stats(views::stats(&self.plane.dump()?))),
+            Op::SecurityGroupChains(_) => Ok(Reply::Chains(views::chains(&self.plane.dump()?))),
+            Op::Capture(_) => Err(ApiError::bad_request(
+                "capture streams frames: send it as a request of its own on the control socket",
+            )),
             op if op.mutates() => self.change(op),
             op => ops::read(&self.live(), op),
         }
@@ -87,7 +116,7 @@ impl Service {
     }
 
     /// Applies a change: all of it or, on any error, nothing.
-    fn change(&self, op: &Op) -> Result<Value, ApiError> {
+    fn change(&self, op: &Op) -> Result<Reply, ApiError> {
         let mut st = self.lock();
         let mut next = st.base.clone();
         let result = ops::write(&mut next, op)?;
@@ -106,6 +135,24 @@ impl Service {
     }
 }
 
+/// Logs the audit line of a change: who asked (SO_PEERCRED), what, and how it ended.
+fn audit(req: &Request, peer: Option<PeerCred>, result: &Result<Reply, ApiError>) {
+    let (uid, pid) = match peer {
+        Some(p) => (p.uid.to_string(), p.pid.to_string()),
+        None => ("-".to_owned(), "-".to_owned()),
+    };
+    let outcome = match result {
+        Ok(_) => "ok".to_owned(),
+        Err(e) => e.code.to_string(),
+    };
+    log::info!(
+        target: "audit",
+        "audit: uid={uid} pid={pid} op={} id={} result={outcome}",
+        req.op.name(),
+        req.id
+    );
+}
+
 /// `base` with `devargs` applied; those whose device is no longer in the model are
 /// skipped (they apply again if it comes back).
 fn overlay(base: &Topology, devargs: &[(String, String)]) -> Topology {
@@ -121,7 +168,7 @@ fn overlay(base: &Topology, devargs: &[(String, String)]) -> Topology {
 /// already used (ids, addresses, tags, devices), else invalid.
 fn rejected(errors: &[ValidationError]) -> ApiError {
     let text = lines(errors);
-    if errors.iter().any(|e| e.message.contains("already")) {
+    if errors.iter().any(|e| e.problem == Problem::InUse) {
         ApiError::conflict(text)
     } else {
         ApiError::invalid(text)

@@ -28,6 +28,18 @@ pub struct ValidationError {
     pub field: String,
     /// What is wrong.
     pub message: String,
+    /// Its class: the value is wrong, or another resource already has it.
+    pub problem: Problem,
+}
+
+/// The class of a [`ValidationError`], which the control socket answers with as
+/// `invalid` or `conflict`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// The value is wrong in itself or against the model's rules.
+    Invalid,
+    /// Another resource already has the value (an id, address, tag, key or device).
+    InUse,
 }
 
 impl ValidationError {
@@ -90,12 +102,22 @@ struct Report {
 impl Report {
     /// Records that `field` of the resource at `loc` is wrong.
     fn add(&mut self, loc: &Loc, field: impl Into<String>, message: impl Into<String>) {
+        self.push(loc, field.into(), message.into(), Problem::Invalid);
+    }
+
+    /// Records that `field` of the resource at `loc` has a value another resource has.
+    fn in_use(&mut self, loc: &Loc, field: impl Into<String>, message: impl Into<String>) {
+        self.push(loc, field.into(), message.into(), Problem::InUse);
+    }
+
+    fn push(&mut self, loc: &Loc, field: String, message: String, problem: Problem) {
         self.errors.push(ValidationError {
             origin: self.origin.clone(),
             kind: loc.kind,
             id: loc.id.clone(),
-            field: field.into(),
-            message: message.into(),
+            field,
+            message,
+            problem,
         });
     }
 }

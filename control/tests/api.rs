@@ -64,6 +64,10 @@ impl DataPlane for FakePlane {
     fn dump(&self) -> Result<ViewData, control::api::ApiError> {
         Ok(ViewData::default())
     }
+
+    fn flush(&self, _: &control::plane::Flush) -> Result<u64, control::api::ApiError> {
+        Ok(0)
+    }
 }
 
 fn tenant_a() -> Topology {

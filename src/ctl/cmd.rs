@@ -90,6 +90,8 @@ pub enum Command {
     TunnelPeerList,
     /// Remove a tunnel peer (by address or gre-… name).
     TunnelPeerDelete(Target),
+    /// The daemon's API version and its own version (and this client's).
+    Hello,
     /// Bridges and ports, as ovs-vsctl show.
     Show,
     /// Namespaces, as ip netns.
@@ -101,6 +103,9 @@ pub enum Command {
     /// The security group chains of every filtered port (neutron-openvswi-i…, -o…, -s…),
     /// as iptables -S lists them, with the hits of each rule.
     SecurityGroupChains,
+    /// Copy the frames of devices, as tcpdump: pcapng to a file (-w FILE) or a pipe (-w -),
+    /// or a line per frame; -c N stops after N.
+    Capture(crate::capture::CaptureCmd),
 }
 
 /// A resource by id or name.

@@ -30,6 +30,8 @@ pub enum How {
     Stats,
     /// Security group chains, as iptables -S.
     Chains,
+    /// Printed by this function.
+    Custom(fn(&Value) -> String),
 }
 
 /// `value` printed as `how` says; `columns` restricts lists and shows.
@@ -51,6 +53,7 @@ pub fn render(how: &How, value: &Value, columns: &[&str]) -> String {
         How::Flows => flows(value),
         How::Stats => stats(value),
         How::Chains => chains(value),
+        How::Custom(print) => print(value),
     }
 }
 
@@ -252,4 +255,20 @@ fn chains(v: &Value) -> String {
         }
     }
     s
+}
+
+/// `hello`: the daemon's API and package versions, beside this client's.
+pub fn hello(value: &Value) -> String {
+    let field = |key: &str| match &value[key] {
+        Value::String(s) => s.clone(),
+        Value::Null => "?".to_owned(),
+        other => other.to_string(),
+    };
+    format!(
+        "daemon: vrouter {} (API version {})\nclient: vrouterctl {} (API version {})\n",
+        field("daemon_version"),
+        field("api_version"),
+        env!("CARGO_PKG_VERSION"),
+        control::api::API_VERSION
+    )
 }

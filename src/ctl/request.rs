@@ -337,11 +337,13 @@ impl Command {
                 let (how, t) = deleted("tunnel_peer", &t);
                 (Op::TunnelPeerDelete(t), how)
             }
+            C::Hello => (Op::Hello(api::NoArgs {}), How::Custom(crate::print::hello)),
             C::Show => (Op::Show(api::NoArgs {}), How::Text),
             C::Netns => (Op::Netns(api::NoArgs {}), How::Netns),
             C::DumpFlows => (Op::DumpFlows(api::NoArgs {}), How::Flows),
             C::Stats => (Op::Stats(api::NoArgs {}), How::Stats),
             C::SecurityGroupChains => (Op::SecurityGroupChains(api::NoArgs {}), How::Chains),
+            C::Capture(_) => return Err("capture streams frames; it is no single request".into()),
         })
     }
 }

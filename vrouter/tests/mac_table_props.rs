@@ -4,6 +4,7 @@
 
 use proptest::prelude::*;
 use std::collections::HashMap;
+use vrouter::state::mac_table::REFRESH_MS;
 use vrouter::state::{Learn, MacTable, Millis};
 use vrouter::tables::{Dest, MacTableConf, NetIdx, Snapshot};
 use vrouter::Mac;
@@ -56,7 +57,8 @@ struct Entry {
 }
 
 /// The rules, stated plainly: learn unless full, static entries never move nor age, an
-/// entry ages out `AGING_SECS` after its address was last seen.
+/// entry ages out `AGING_SECS` after its address was last seen, which a frame from the same
+/// place records again only once `REFRESH_MS` have passed.
 struct Model {
     capacity: usize,
     entries: HashMap<(NetIdx, Mac), Entry>,
@@ -68,14 +70,16 @@ impl Model {
         match self.entries.get_mut(&(net, mac)) {
             Some(e) if e.is_static && e.dest == from => Learn::Static,
             Some(e) if e.is_static => Learn::Conflict,
+            Some(e) if e.dest == from => {
+                if now - e.last_seen >= REFRESH_MS {
+                    e.last_seen = now;
+                }
+                Learn::Refreshed
+            }
             Some(e) => {
                 e.last_seen = now;
-                if e.dest == from {
-                    Learn::Refreshed
-                } else {
-                    e.dest = from;
-                    Learn::Moved
-                }
+                e.dest = from;
+                Learn::Moved
             }
             None if full => Learn::Full,
             None => {

@@ -2,20 +2,36 @@
 //!
 //! `{"id":1,"op":"port.create","args":{…}}` is answered by `{"id":1,"ok":…}` or
 //! `{"id":1,"error":{"code":"conflict","message":"…"}}`. The `id` is echoed as sent (any
-//! JSON value; `null` when the request could not be read).
+//! JSON value; `null` when the request could not be read). A request may carry
+//! `"api_version": N`: one for another version than [`API_VERSION`] is refused with
+//! `unsupported_version`; without it the request is taken as of this version. The types
+//! here and in [`reply`] are the protocol; [`schema`] describes them as a JSON schema
+//! (committed as `control/api-schema.json`).
 
 mod op;
+mod reply;
+mod schema;
 
 pub use op::*;
+pub use reply::*;
+pub use schema::schema;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// The version of the control protocol this daemon speaks; it changes when a request or
+/// an answer changes in a way an older client or daemon would misread.
+pub const API_VERSION: u32 = 1;
+
+/// The daemon's own version, as `hello` tells it.
+pub const DAEMON_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Longest request line the server reads, in bytes (1 MiB).
 pub const MAX_REQUEST: usize = 1 << 20;
 
 /// What went wrong, as a machine-readable class.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The change clashes with the state: duplicate id, address in use, resource in use.
@@ -31,6 +47,8 @@ pub enum ErrorCode {
     TooLarge,
     /// The appliance failed (persistence, data plane).
     Internal,
+    /// The request is for another API version than the daemon's ([`API_VERSION`]).
+    UnsupportedVersion,
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -42,13 +60,14 @@ impl std::fmt::Display for ErrorCode {
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::TooLarge => "too_large",
             ErrorCode::Internal => "internal",
+            ErrorCode::UnsupportedVersion => "unsupported_version",
         };
         f.write_str(name)
     }
 }
 
 /// An error answer: its class and a message for people.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, thiserror::Error)]
 #[error("{message}")]
 pub struct ApiError {
     /// The class.
@@ -92,25 +111,55 @@ impl ApiError {
     }
 }
 
-/// A decoded request.
-#[derive(Clone, Debug, PartialEq)]
+/// A request: `{"id": …, "api_version": 1, "op": "…", "args": {…}}` (`args` may be left
+/// out when the operation takes none).
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
 pub struct Request {
-    /// Echoed in the response.
+    /// Echoed in the response (any JSON value; `null` when absent).
+    #[serde(default)]
     pub id: Value,
+    /// The API version the client speaks; absent: the daemon's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<u32>,
     /// What to do.
+    #[serde(flatten)]
     pub op: Op,
 }
 
 impl Request {
+    /// A request of this API version.
+    pub fn new(id: Value, op: Op) -> Request {
+        Request {
+            id,
+            api_version: Some(API_VERSION),
+            op,
+        }
+    }
+
     /// The request as one line of JSON, newline included.
     pub fn to_line(&self) -> Vec<u8> {
-        let mut v = serde_json::to_value(&self.op).unwrap_or_default();
-        if let Value::Object(map) = &mut v {
-            map.insert("id".to_owned(), self.id.clone());
-        }
-        let mut line = serde_json::to_vec(&v).unwrap_or_default();
+        // Plain JSON values and strings: serializing to a Vec cannot fail.
+        let mut line = serde_json::to_vec(self).unwrap_or_default();
         line.push(b'\n');
         line
+    }
+
+    /// Refuses a request for another API version than [`API_VERSION`].
+    pub fn check_version(&self) -> Result<(), ApiError> {
+        match self.api_version {
+            Some(v) if v != API_VERSION => {
+                let age = if v < API_VERSION { "older" } else { "newer" };
+                Err(ApiError::new(
+                    ErrorCode::UnsupportedVersion,
+                    format!(
+                        "unsupported API version {v}: this daemon (vrouter {DAEMON_VERSION}) \
+                         speaks API version {API_VERSION}, {age} requests are refused; use \
+                         a client of the daemon's release"
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -120,6 +169,8 @@ impl Request {
 struct Envelope {
     #[serde(default)]
     id: Value,
+    #[serde(default)]
+    api_version: Value,
     op: Option<Value>,
     #[serde(default)]
     args: Value,
@@ -144,14 +195,28 @@ pub fn parse_request(line: &[u8]) -> Result<Request, (Value, ApiError)> {
         Some(other) => return fail(format!("\"op\" must be a string, not {other}")),
         None => return fail("missing \"op\"".to_owned()),
     };
+    let api_version = match env.api_version {
+        Value::Null => None,
+        Value::Number(n) => match n.as_u64().and_then(|v| u32::try_from(v).ok()) {
+            Some(v) => Some(v),
+            None => return fail(format!("\"api_version\" must be a version number, not {n}")),
+        },
+        other => return fail(format!("\"api_version\" must be a number, not {other}")),
+    };
     let args = match env.args {
         Value::Null => Value::Object(Default::default()),
         args @ Value::Object(_) => args,
         other => return fail(format!("\"args\" must be an object, not {other}")),
     };
-    let tagged = serde_json::json!({ "op": op, "args": args });
-    match serde_json::from_value::<Op>(tagged) {
-        Ok(op) => Ok(Request { id, op }),
+    let mut tagged = serde_json::Map::new();
+    tagged.insert("op".to_owned(), Value::String(op.clone()));
+    tagged.insert("args".to_owned(), args);
+    match serde_json::from_value::<Op>(Value::Object(tagged)) {
+        Ok(op) => Ok(Request {
+            id,
+            api_version,
+            op,
+        }),
         // serde reports an unknown tag as "unknown variant `<op>`, expected one of …";
         // argument values never contain the dots operation names have.
         Err(e)
@@ -164,13 +229,14 @@ pub fn parse_request(line: &[u8]) -> Result<Request, (Value, ApiError)> {
     }
 }
 
-/// A response as written to the wire.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A response as written to the wire: `ok` or `error`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Response {
-    /// The request's id.
+    /// The request's id; `null` when the request could not be read.
     pub id: Value,
-    /// The result, on success.
+    /// The result, on success: the [`Reply`] of the operation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<Reply>")]
     pub ok: Option<Value>,
     /// The error, on failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -192,6 +258,14 @@ impl Response {
                 error: Some(e),
             },
         }
+    }
+
+    /// The response to request `id` with an operation's `result`.
+    pub fn reply(id: Value, result: Result<Reply, ApiError>) -> Response {
+        let value = result.and_then(|r| {
+            serde_json::to_value(r).map_err(|e| ApiError::internal(format!("answer: {e}")))
+        });
+        Response::new(id, value)
     }
 
     /// The response as one line of JSON, newline included.

@@ -3,12 +3,16 @@
 //! known by their address and tunnel peers by their GRE port name.
 
 use crate::model::{AddressPair, AllocationPool, Binding, Direction, EtherType, Route};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Every operation of the control socket, by its wire name (`"op"`), with its `"args"`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "op", content = "args")]
 pub enum Op {
+    /// The API version and the daemon's version.
+    #[serde(rename = "hello")]
+    Hello(NoArgs),
     /// Creates a network.
     #[serde(rename = "network.create")]
     NetworkCreate(NetworkCreate),
@@ -148,14 +152,26 @@ pub enum Op {
     /// Every filtered port's chains (`neutron-openvswi-i…`, `-o…`, `-s…`) with hit counts.
     #[serde(rename = "security_group.chains")]
     SecurityGroupChains(NoArgs),
+    /// Streams copies of the frames of devices (`vrouterctl capture`): see
+    /// [`crate::capture`]; the server answers it, the stream ends the connection.
+    #[serde(rename = "capture")]
+    Capture(crate::capture::CaptureArgs),
 }
 
 impl Op {
+    /// The operation's wire name (`"op"`: `network.create`).
+    pub fn name(&self) -> String {
+        let value = serde_json::to_value(self).unwrap_or_default();
+        let name = value.get("op").and_then(serde_json::Value::as_str);
+        name.unwrap_or_default().to_owned()
+    }
+
     /// True for operations that change the model.
     pub fn mutates(&self) -> bool {
         !matches!(
             self,
-            Op::NetworkList(_)
+            Op::Hello(_)
+                | Op::NetworkList(_)
                 | Op::NetworkShow(_)
                 | Op::SubnetList(_)
                 | Op::SubnetShow(_)
@@ -174,17 +190,18 @@ impl Op {
                 | Op::DumpFlows(_)
                 | Op::Stats(_)
                 | Op::SecurityGroupChains(_)
+                | Op::Capture(_)
         )
     }
 }
 
 /// No arguments: `{}`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoArgs {}
 
 /// The resource an operation acts on: `{"id": "<id or name>"}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Target {
     /// Id or name.
@@ -192,7 +209,7 @@ pub struct Target {
 }
 
 /// `network.create`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkCreate {
     /// Id; a new UUID when absent.
@@ -219,7 +236,7 @@ pub struct NetworkCreate {
 }
 
 /// `network.update`: the fields given are changed.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkUpdate {
     /// The network.
@@ -236,7 +253,7 @@ pub struct NetworkUpdate {
 }
 
 /// `subnet.create`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubnetCreate {
     /// Id; a new UUID when absent.
@@ -276,7 +293,7 @@ pub struct SubnetCreate {
 }
 
 /// `subnet.update`: the fields given are changed (lists are replaced).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubnetUpdate {
     /// The subnet.
@@ -311,7 +328,7 @@ pub struct SubnetUpdate {
 }
 
 /// A fixed IP as requested: a subnet, an address, or both (`subnet_id=…,ip_address=…`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FixedIpRequest {
     /// The subnet (id or name); the one holding `ip_address` when absent.
@@ -323,7 +340,7 @@ pub struct FixedIpRequest {
 }
 
 /// `port.create`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PortCreate {
     /// Id; a new UUID when absent.
@@ -365,7 +382,7 @@ pub struct PortCreate {
 }
 
 /// `port.update`: the fields given are changed (lists are replaced).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PortUpdate {
     /// The port.
@@ -406,7 +423,7 @@ pub struct PortUpdate {
 }
 
 /// `port.list`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PortList {
     /// Only the ports of this network (id or name).
@@ -415,7 +432,7 @@ pub struct PortList {
 }
 
 /// `router.create`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouterCreate {
     /// Id; a new UUID when absent.
@@ -430,7 +447,7 @@ pub struct RouterCreate {
 }
 
 /// `router.update`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouterUpdate {
     /// The router.
@@ -444,7 +461,7 @@ pub struct RouterUpdate {
 }
 
 /// `router.interface_add` / `router.interface_remove`: a subnet or a port.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouterInterface {
     /// The router.
@@ -464,7 +481,7 @@ pub struct RouterInterface {
 }
 
 /// `router.gateway_set`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouterGatewaySet {
     /// The router.
@@ -486,7 +503,7 @@ pub struct RouterGatewaySet {
 }
 
 /// `floatingip.create`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FloatingIpCreate {
     /// Id; a new UUID when absent.
@@ -512,7 +529,7 @@ pub struct FloatingIpCreate {
 }
 
 /// `floatingip.associate`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FloatingIpAssociate {
     /// The floating IP (id or address).
@@ -525,7 +542,7 @@ pub struct FloatingIpAssociate {
 }
 
 /// `security_group.create`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecurityGroupCreate {
     /// Id; a new UUID when absent.
@@ -539,7 +556,7 @@ pub struct SecurityGroupCreate {
 }
 
 /// `security_group.update`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecurityGroupUpdate {
     /// The group.
@@ -550,7 +567,7 @@ pub struct SecurityGroupUpdate {
 }
 
 /// `security_group_rule.create`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleCreate {
     /// Id; a new UUID when absent.
@@ -587,7 +604,7 @@ fn ingress() -> Direction {
 }
 
 /// `security_group_rule.list`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleList {
     /// Only this group's rules (id or name).
@@ -596,9 +613,10 @@ pub struct RuleList {
 }
 
 /// `tunnel_peer.create`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TunnelPeerCreate {
     /// The peer's underlay address.
     pub remote_ip: String,
 }
+

@@ -86,7 +86,7 @@ pub struct Subnet {
 }
 
 /// An inclusive range of addresses, `{ start = "10.0.0.2", end = "10.0.0.254" }`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AllocationPool {
     /// First address.
@@ -96,7 +96,7 @@ pub struct AllocationPool {
 }
 
 /// A static route, `{ destination = "192.168.0.0/16", nexthop = "10.0.0.254" }`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Route {
     /// Destination prefix.

@@ -59,7 +59,7 @@ pub struct Port {
 }
 
 /// `{ subnet_id = "…", ip_address = "10.0.0.9" }`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FixedIp {
     /// The subnet the address is on.
@@ -69,7 +69,7 @@ pub struct FixedIp {
 }
 
 /// `{ ip_address = "10.0.0.50/32", mac_address = "…" }`: an allowed address pair.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressPair {
     /// An address or prefix.
@@ -80,7 +80,7 @@ pub struct AddressPair {
 }
 
 /// Where a port's device is.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum Binding {
     /// `binding = { local = { devargs = "net_vhost0,iface=/run/vm002.sock" } }`: a DPDK

@@ -41,7 +41,7 @@ pub fn rule_id(group: &str, index: usize) -> String {
 }
 
 /// One allow rule.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// Neutron id, if known.
@@ -70,7 +70,7 @@ pub struct Rule {
 }
 
 /// Direction of a rule, seen from the VM.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     /// Into the VM (chain `-i…`).
@@ -80,7 +80,9 @@ pub enum Direction {
 }
 
 /// Address family of a rule.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub enum EtherType {
     /// IPv4.
     #[default]

@@ -2,10 +2,9 @@
 //! (`device_owner = network:floatingip`, `device_id` = the floating IP's id); associating
 //! maps it to a port's fixed IP through the router that connects the two networks.
 
-use super::{alloc, deleted, network, object, port, resolve};
-use crate::api::{ApiError, FloatingIpAssociate, FloatingIpCreate};
+use super::{alloc, deleted, network, port, resolve};
+use crate::api::{ApiError, Deleted, FloatingIpAssociate, FloatingIpCreate, FloatingIpInfo};
 use crate::model::{owner, FloatingIp, Topology};
-use serde_json::Value;
 
 /// The floating IP with id or address `key`.
 pub(super) fn find<'a>(topo: &'a Topology, key: &str) -> Result<&'a FloatingIp, ApiError> {
@@ -26,17 +25,23 @@ fn position(topo: &Topology, key: &str) -> Result<usize, ApiError> {
 }
 
 /// The floating IP as shown, unset fields as `null`.
-pub(super) fn json(f: &FloatingIp) -> Value {
-    let mut o = object(f);
-    for key in ["port_id", "fixed_ip_address", "router_id"] {
-        o.entry(key).or_insert(Value::Null);
+pub(super) fn info(f: &FloatingIp) -> FloatingIpInfo {
+    FloatingIpInfo {
+        id: f.id.clone(),
+        floating_ip_address: f.floating_ip_address.clone(),
+        floating_network_id: f.floating_network_id.clone(),
+        port_id: f.port_id.clone(),
+        fixed_ip_address: f.fixed_ip_address.clone(),
+        router_id: f.router_id.clone(),
     }
-    Value::Object(o)
 }
 
 /// Creates a floating IP on an external network, with its address port; associates it
 /// when a port is given.
-pub(super) fn create(topo: &mut Topology, a: &FloatingIpCreate) -> Result<Value, ApiError> {
+pub(super) fn create(
+    topo: &mut Topology,
+    a: &FloatingIpCreate,
+) -> Result<FloatingIpInfo, ApiError> {
     let net = network::find(topo, &a.floating_network)?;
     if !net.router_external {
         return Err(ApiError::invalid(format!(
@@ -82,12 +87,15 @@ pub(super) fn create(topo: &mut Topology, a: &FloatingIpCreate) -> Result<Value,
         return associate(topo, &assoc);
     }
     let i = topo.floatingips.len() - 1;
-    Ok(json(&topo.floatingips[i]))
+    Ok(info(&topo.floatingips[i]))
 }
 
 /// Maps a floating IP to a fixed IP of a port, through the router that has an interface
 /// on that address's subnet and its gateway on the floating IP's network.
-pub(super) fn associate(topo: &mut Topology, a: &FloatingIpAssociate) -> Result<Value, ApiError> {
+pub(super) fn associate(
+    topo: &mut Topology,
+    a: &FloatingIpAssociate,
+) -> Result<FloatingIpInfo, ApiError> {
     let i = position(topo, &a.id)?;
     let p = port::find(topo, &a.port)?;
     let fixed = match &a.fixed_ip_address {
@@ -119,7 +127,7 @@ pub(super) fn associate(topo: &mut Topology, a: &FloatingIpAssociate) -> Result<
     f.port_id = Some(port_id);
     f.fixed_ip_address = Some(ip);
     f.router_id = Some(router);
-    Ok(json(f))
+    Ok(info(f))
 }
 
 /// The router with an interface on subnet `subnet_id` and its gateway on `network_id`.
@@ -149,15 +157,15 @@ fn router_between(topo: &Topology, subnet_id: &str, network_id: &str) -> Result<
 }
 
 /// Unmaps a floating IP.
-pub(super) fn disassociate(topo: &mut Topology, key: &str) -> Result<Value, ApiError> {
+pub(super) fn disassociate(topo: &mut Topology, key: &str) -> Result<FloatingIpInfo, ApiError> {
     let i = position(topo, key)?;
     let f = &mut topo.floatingips[i];
     (f.port_id, f.fixed_ip_address, f.router_id) = (None, None, None);
-    Ok(json(f))
+    Ok(info(f))
 }
 
 /// Deletes a floating IP and the port holding its address.
-pub(super) fn delete(topo: &mut Topology, key: &str) -> Result<Value, ApiError> {
+pub(super) fn delete(topo: &mut Topology, key: &str) -> Result<Deleted, ApiError> {
     let i = position(topo, key)?;
     let id = topo.floatingips.remove(i).id;
     topo.ports

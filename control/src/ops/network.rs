@@ -1,10 +1,9 @@
 //! `network.*`.
 
-use super::{alloc, deleted, object, resolve};
-use crate::api::{ApiError, NetworkCreate, NetworkUpdate};
+use super::{alloc, deleted, resolve};
+use crate::api::{ApiError, Deleted, NetworkCreate, NetworkInfo, NetworkUpdate};
 use crate::model::{Network, Topology};
 use crate::naming::qdhcp_ns;
-use serde_json::{json, Value};
 
 /// The network with id or name `key`.
 pub(super) fn find<'a>(topo: &'a Topology, key: &str) -> Result<&'a Network, ApiError> {
@@ -19,22 +18,24 @@ fn position(topo: &Topology, key: &str) -> Result<usize, ApiError> {
 }
 
 /// The network as shown: its fields, its subnets, and the tag and MTU in effect.
-pub(super) fn json(topo: &Topology, n: &Network) -> Value {
-    let mut o = object(n);
-    let subnets: Vec<&str> = topo.subnets_of(&n.id).map(|s| s.id.as_str()).collect();
-    o.insert("subnets".into(), json!(subnets));
-    o.insert("mtu".into(), json!(n.effective_mtu()));
-    o.insert("local_vlan".into(), json!(topo.local_vlan_of(&n.id)));
-    o.insert("router_external".into(), json!(n.router_external));
-    if topo.subnets_of(&n.id).any(|s| s.enable_dhcp) {
-        o.insert("namespace".into(), json!(qdhcp_ns(&n.id)));
+pub(super) fn info(topo: &Topology, n: &Network) -> NetworkInfo {
+    let dhcp = topo.subnets_of(&n.id).any(|s| s.enable_dhcp);
+    NetworkInfo {
+        id: n.id.clone(),
+        name: n.name.clone(),
+        tenant_id: n.tenant_id.clone(),
+        segmentation_id: n.segmentation_id,
+        router_external: n.router_external,
+        mtu: n.effective_mtu(),
+        local_vlan: topo.local_vlan_of(&n.id),
+        subnets: topo.subnets_of(&n.id).map(|s| s.id.clone()).collect(),
+        namespace: dhcp.then(|| qdhcp_ns(&n.id)),
     }
-    Value::Object(o)
 }
 
 /// Adds a network; its local VLAN tag is fixed at creation so that it stays the same
 /// whatever networks come and go later.
-pub(super) fn create(topo: &mut Topology, a: &NetworkCreate) -> Result<Value, ApiError> {
+pub(super) fn create(topo: &mut Topology, a: &NetworkCreate) -> Result<NetworkInfo, ApiError> {
     let n = Network {
         id: alloc::id_or_new(&a.id)?,
         name: a.name.clone(),
@@ -47,7 +48,7 @@ pub(super) fn create(topo: &mut Topology, a: &NetworkCreate) -> Result<Value, Ap
     topo.networks.push(n);
     pin_local_vlans(topo);
     let i = topo.networks.len() - 1;
-    Ok(json(topo, &topo.networks[i]))
+    Ok(info(topo, &topo.networks[i]))
 }
 
 /// Gives every network without a configured tag the tag it is allocated now.
@@ -61,7 +62,7 @@ pub(crate) fn pin_local_vlans(topo: &mut Topology) {
 }
 
 /// Changes name, MTU or the external flag.
-pub(super) fn update(topo: &mut Topology, a: &NetworkUpdate) -> Result<Value, ApiError> {
+pub(super) fn update(topo: &mut Topology, a: &NetworkUpdate) -> Result<NetworkInfo, ApiError> {
     let i = position(topo, &a.id)?;
     let n = &mut topo.networks[i];
     if let Some(name) = &a.name {
@@ -73,11 +74,11 @@ pub(super) fn update(topo: &mut Topology, a: &NetworkUpdate) -> Result<Value, Ap
     if let Some(ext) = a.router_external {
         n.router_external = ext;
     }
-    Ok(json(topo, &topo.networks[i]))
+    Ok(info(topo, &topo.networks[i]))
 }
 
 /// Deletes a network without ports, with its subnets.
-pub(super) fn delete(topo: &mut Topology, key: &str) -> Result<Value, ApiError> {
+pub(super) fn delete(topo: &mut Topology, key: &str) -> Result<Deleted, ApiError> {
     let i = position(topo, key)?;
     let id = topo.networks[i].id.clone();
     let ports: Vec<&str> = topo

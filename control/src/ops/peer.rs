@@ -1,40 +1,44 @@
 //! `tunnel_peer.*`: the GRE endpoints of the compute nodes (`gre-<address in hex>`).
 
 use super::{deleted, resolve};
-use crate::api::{ApiError, TunnelPeerCreate};
+use crate::api::{ApiError, Deleted, TunnelPeerCreate, TunnelPeerInfo};
 use crate::model::{Binding, Topology, TunnelPeer, UplinkRole};
-use serde_json::{json, Value};
 
-/// Every peer with its GRE port name and options.
-pub(super) fn list(topo: &Topology) -> Value {
+/// The peer as listed: its GRE port name and options (`local_ip` is the underlay's).
+fn info(topo: &Topology, p: &TunnelPeer) -> TunnelPeerInfo {
     let local = topo.uplinks.iter().find_map(|u| match &u.role {
         UplinkRole::Underlay { local_ip, .. } => local_ip.split('/').next(),
         _ => None,
     });
-    let peers = topo.tunnel_peers.iter().map(|p| {
-        json!({
-            "name": p.name(),
-            "remote_ip": p.remote_ip,
-            "local_ip": local,
-            "in_key": "flow",
-            "out_key": "flow",
-        })
-    });
-    Value::Array(peers.collect())
+    TunnelPeerInfo {
+        name: p.name(),
+        remote_ip: p.remote_ip.clone(),
+        local_ip: local.map(str::to_owned),
+        in_key: "flow".to_owned(),
+        out_key: "flow".to_owned(),
+    }
+}
+
+/// Every peer with its GRE port name and options.
+pub(super) fn list(topo: &Topology) -> Vec<TunnelPeerInfo> {
+    topo.tunnel_peers.iter().map(|p| info(topo, p)).collect()
 }
 
 /// Adds a peer.
-pub(super) fn create(topo: &mut Topology, a: &TunnelPeerCreate) -> Result<Value, ApiError> {
+pub(super) fn create(
+    topo: &mut Topology,
+    a: &TunnelPeerCreate,
+) -> Result<TunnelPeerInfo, ApiError> {
     let peer = TunnelPeer {
         remote_ip: a.remote_ip.clone(),
     };
-    let out = json!({"name": peer.name(), "remote_ip": peer.remote_ip});
+    let out = info(topo, &peer);
     topo.tunnel_peers.push(peer);
     Ok(out)
 }
 
 /// Removes a peer (by address or GRE port name) no port is bound to.
-pub(super) fn delete(topo: &mut Topology, key: &str) -> Result<Value, ApiError> {
+pub(super) fn delete(topo: &mut Topology, key: &str) -> Result<Deleted, ApiError> {
     let i = resolve::position(
         &topo.tunnel_peers,
         key,

@@ -1,9 +1,8 @@
 //! `port.*`.
 
-use super::{alloc, deleted, network, object, resolve, security_group};
-use crate::api::{ApiError, PortCreate, PortList, PortUpdate};
+use super::{alloc, deleted, network, resolve, security_group};
+use crate::api::{ApiError, Deleted, PortCreate, PortInfo, PortList, PortUpdate};
 use crate::model::{owner, FixedIp, Port, Topology};
-use serde_json::{json, Value};
 
 /// The port with id or name `key`.
 pub(super) fn find<'a>(topo: &'a Topology, key: &str) -> Result<&'a Port, ApiError> {
@@ -17,28 +16,33 @@ pub(super) fn position(topo: &Topology, key: &str) -> Result<usize, ApiError> {
 }
 
 /// The port as shown: its fields and its device name (`tap…`, `qr-…`, `qg-…`).
-pub(super) fn json(p: &Port) -> Value {
-    let mut o = object(p);
-    o.insert("device_name".into(), json!(p.device_name()));
-    o.insert(
-        "port_security_enabled".into(),
-        json!(p.port_security_enabled),
-    );
-    for key in ["fixed_ips", "security_groups"] {
-        o.entry(key).or_insert_with(|| json!([]));
+pub(super) fn info(p: &Port) -> PortInfo {
+    PortInfo {
+        id: p.id.clone(),
+        name: p.name.clone(),
+        dns_name: p.dns_name.clone(),
+        network_id: p.network_id.clone(),
+        mac_address: p.mac_address.clone(),
+        fixed_ips: p.fixed_ips.clone(),
+        device_owner: p.device_owner.clone(),
+        device_id: p.device_id.clone(),
+        binding: p.binding.clone(),
+        security_groups: p.security_groups.clone(),
+        port_security_enabled: p.port_security_enabled,
+        allowed_address_pairs: p.allowed_address_pairs.clone(),
+        device_name: p.device_name(),
     }
-    Value::Object(o)
 }
 
 /// Every port, or those of one network.
-pub(super) fn list(topo: &Topology, a: &PortList) -> Result<Value, ApiError> {
+pub(super) fn list(topo: &Topology, a: &PortList) -> Result<Vec<PortInfo>, ApiError> {
     let net = match &a.network {
         Some(key) => Some(network::find(topo, key)?.id.as_str()),
         None => None,
     };
     let ports = topo.ports.iter();
     let ports = ports.filter(|p| net.is_none() || net == Some(p.network_id.as_str()));
-    Ok(Value::Array(ports.map(json).collect()))
+    Ok(ports.map(info).collect())
 }
 
 /// A port served inside the appliance (router interface or gateway, floating IP holder):
@@ -74,7 +78,7 @@ fn groups(topo: &Topology, keys: &[String]) -> Result<Vec<String>, ApiError> {
 }
 
 /// Adds a port; MAC, id and addresses left out are allocated.
-pub(super) fn create(topo: &mut Topology, a: &PortCreate) -> Result<Value, ApiError> {
+pub(super) fn create(topo: &mut Topology, a: &PortCreate) -> Result<PortInfo, ApiError> {
     let network_id = network::find(topo, &a.network)?.id.clone();
     let security = a.port_security_enabled.unwrap_or(true);
     let security_groups = match &a.security_groups {
@@ -99,13 +103,13 @@ pub(super) fn create(topo: &mut Topology, a: &PortCreate) -> Result<Value, ApiEr
         allowed_address_pairs: a.allowed_address_pairs.clone(),
         dns_name: a.dns_name.clone(),
     };
-    let out = json(&p);
+    let out = info(&p);
     topo.ports.push(p);
     Ok(out)
 }
 
 /// Changes the fields given.
-pub(super) fn update(topo: &mut Topology, a: &PortUpdate) -> Result<Value, ApiError> {
+pub(super) fn update(topo: &mut Topology, a: &PortUpdate) -> Result<PortInfo, ApiError> {
     let i = position(topo, &a.id)?;
     if a.no_binding && a.binding.is_some() {
         return Err(ApiError::bad_request(
@@ -159,12 +163,12 @@ pub(super) fn update(topo: &mut Topology, a: &PortUpdate) -> Result<Value, ApiEr
     if a.dns_name.is_some() {
         p.dns_name = a.dns_name.clone();
     }
-    Ok(json(p))
+    Ok(info(p))
 }
 
 /// Deletes a port; floating IPs mapped to it are disassociated. Router and floating IP
 /// ports go with their router interface, gateway or floating IP instead.
-pub(super) fn delete(topo: &mut Topology, key: &str) -> Result<Value, ApiError> {
+pub(super) fn delete(topo: &mut Topology, key: &str) -> Result<Deleted, ApiError> {
     let i = position(topo, key)?;
     let p = &topo.ports[i];
     let how = match p.device_owner.as_str() {

@@ -2,11 +2,13 @@
 //! interface or gateway is a port whose `device_owner` says so and whose `device_id` is
 //! the router's id.
 
-use super::{alloc, deleted, network, object, port, resolve, subnet};
-use crate::api::{ApiError, RouterCreate, RouterGatewaySet, RouterInterface, RouterUpdate};
+use super::{alloc, deleted, network, port, resolve, subnet};
+use crate::api::{
+    ApiError, Deleted, GatewayInfo, InterfaceInfo, RouterAddress, RouterCreate, RouterGatewaySet,
+    RouterInfo, RouterInterface, RouterUpdate,
+};
 use crate::model::{owner, ExternalGateway, FixedIp, Port, Router, Topology};
 use crate::naming::qrouter_ns;
-use serde_json::{json, Value};
 
 /// The router with id or name `key`.
 pub(super) fn find<'a>(topo: &'a Topology, key: &str) -> Result<&'a Router, ApiError> {
@@ -28,32 +30,36 @@ fn ports_of<'a>(topo: &'a Topology, id: &'a str, kind: &'a str) -> impl Iterator
 }
 
 /// The router as shown: its fields, namespace, interfaces and gateway addresses.
-pub(super) fn json(topo: &Topology, r: &Router) -> Value {
-    let mut o = object(r);
-    o.remove("external_gateway");
-    o.insert("namespace".into(), json!(qrouter_ns(&r.id)));
-    let addresses = |p: &Port| -> Vec<Value> {
+pub(super) fn info(topo: &Topology, r: &Router) -> RouterInfo {
+    let addresses = |p: &Port| -> Vec<RouterAddress> {
         let ips = p.fixed_ips.iter();
-        ips.map(|f| json!({"port_id": p.id, "subnet_id": f.subnet_id, "ip_address": f.ip_address}))
-            .collect()
+        ips.map(|f| RouterAddress {
+            port_id: p.id.clone(),
+            subnet_id: f.subnet_id.clone(),
+            ip_address: f.ip_address.clone(),
+        })
+        .collect()
     };
     let interfaces = ports_of(topo, &r.id, owner::ROUTER_INTERFACE).flat_map(addresses);
-    o.insert("interfaces".into(), Value::Array(interfaces.collect()));
-    let gateway = r.external_gateway.as_ref().map(|g| {
-        let ips: Vec<Value> = ports_of(topo, &r.id, owner::ROUTER_GATEWAY)
+    let gateway = r.external_gateway.as_ref().map(|g| GatewayInfo {
+        network_id: g.network_id.clone(),
+        enable_snat: g.enable_snat,
+        external_fixed_ips: ports_of(topo, &r.id, owner::ROUTER_GATEWAY)
             .flat_map(addresses)
-            .collect();
-        json!({"network_id": g.network_id, "enable_snat": g.enable_snat, "external_fixed_ips": ips})
+            .collect(),
     });
-    o.insert(
-        "external_gateway_info".into(),
-        gateway.unwrap_or(Value::Null),
-    );
-    Value::Object(o)
+    RouterInfo {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        routes: r.routes.clone(),
+        namespace: qrouter_ns(&r.id),
+        interfaces: interfaces.collect(),
+        external_gateway_info: gateway,
+    }
 }
 
 /// Adds a router.
-pub(super) fn create(topo: &mut Topology, a: &RouterCreate) -> Result<Value, ApiError> {
+pub(super) fn create(topo: &mut Topology, a: &RouterCreate) -> Result<RouterInfo, ApiError> {
     topo.routers.push(Router {
         id: alloc::id_or_new(&a.id)?,
         name: a.name.clone(),
@@ -61,11 +67,11 @@ pub(super) fn create(topo: &mut Topology, a: &RouterCreate) -> Result<Value, Api
         routes: a.routes.clone(),
     });
     let i = topo.routers.len() - 1;
-    Ok(json(topo, &topo.routers[i]))
+    Ok(info(topo, &topo.routers[i]))
 }
 
 /// Changes name or routes.
-pub(super) fn update(topo: &mut Topology, a: &RouterUpdate) -> Result<Value, ApiError> {
+pub(super) fn update(topo: &mut Topology, a: &RouterUpdate) -> Result<RouterInfo, ApiError> {
     let i = position(topo, &a.id)?;
     let r = &mut topo.routers[i];
     if let Some(name) = &a.name {
@@ -74,7 +80,7 @@ pub(super) fn update(topo: &mut Topology, a: &RouterUpdate) -> Result<Value, Api
     if let Some(routes) = &a.routes {
         r.routes = routes.clone();
     }
-    Ok(json(topo, &topo.routers[i]))
+    Ok(info(topo, &topo.routers[i]))
 }
 
 /// Refuses when floating IPs are mapped through router `id`.
@@ -95,7 +101,7 @@ fn no_floating_ips(topo: &Topology, id: &str, what: &str) -> Result<(), ApiError
 }
 
 /// Deletes a router without interfaces, with its gateway port.
-pub(super) fn delete(topo: &mut Topology, key: &str) -> Result<Value, ApiError> {
+pub(super) fn delete(topo: &mut Topology, key: &str) -> Result<Deleted, ApiError> {
     let id = find(topo, key)?.id.clone();
     let interfaces: Vec<&str> = ports_of(topo, &id, owner::ROUTER_INTERFACE)
         .map(|p| p.id.as_str())
@@ -115,7 +121,10 @@ pub(super) fn delete(topo: &mut Topology, key: &str) -> Result<Value, ApiError> 
 
 /// Connects a router to a subnet (a new port holding the subnet's gateway IP) or to an
 /// unused port.
-pub(super) fn interface_add(topo: &mut Topology, a: &RouterInterface) -> Result<Value, ApiError> {
+pub(super) fn interface_add(
+    topo: &mut Topology,
+    a: &RouterInterface,
+) -> Result<InterfaceInfo, ApiError> {
     let router_id = find(topo, &a.router)?.id.clone();
     let port_id = match (&a.subnet, &a.port) {
         (Some(key), None) => {
@@ -164,14 +173,14 @@ pub(super) fn interface_add(topo: &mut Topology, a: &RouterInterface) -> Result<
         }
         _ => return Err(ApiError::bad_request("give either subnet or port")),
     };
-    Ok(json!({"router_id": router_id, "port_id": port_id}))
+    Ok(InterfaceInfo { router_id, port_id })
 }
 
 /// Disconnects a router from a subnet or port: the interface port is deleted.
 pub(super) fn interface_remove(
     topo: &mut Topology,
     a: &RouterInterface,
-) -> Result<Value, ApiError> {
+) -> Result<InterfaceInfo, ApiError> {
     let router_id = find(topo, &a.router)?.id.clone();
     let port = {
         let mut ports = ports_of(topo, &router_id, owner::ROUTER_INTERFACE);
@@ -215,12 +224,18 @@ pub(super) fn interface_remove(
         )));
     }
     topo.ports.retain(|p| p.id != port.id);
-    Ok(json!({"router_id": router_id, "port_id": port.id}))
+    Ok(InterfaceInfo {
+        router_id,
+        port_id: port.id,
+    })
 }
 
 /// Sets the external gateway: a gateway port on the external network. On the same
 /// network only SNAT changes; on another, the old gateway port is replaced.
-pub(super) fn gateway_set(topo: &mut Topology, a: &RouterGatewaySet) -> Result<Value, ApiError> {
+pub(super) fn gateway_set(
+    topo: &mut Topology,
+    a: &RouterGatewaySet,
+) -> Result<RouterInfo, ApiError> {
     let i = position(topo, &a.router)?;
     let router_id = topo.routers[i].id.clone();
     let network_id = network::find(topo, &a.network)?.id.clone();
@@ -253,16 +268,16 @@ pub(super) fn gateway_set(topo: &mut Topology, a: &RouterGatewaySet) -> Result<V
         network_id,
         enable_snat,
     });
-    Ok(json(topo, &topo.routers[i]))
+    Ok(info(topo, &topo.routers[i]))
 }
 
 /// Clears the external gateway and deletes the gateway port.
-pub(super) fn gateway_clear(topo: &mut Topology, key: &str) -> Result<Value, ApiError> {
+pub(super) fn gateway_clear(topo: &mut Topology, key: &str) -> Result<RouterInfo, ApiError> {
     let i = position(topo, key)?;
     let router_id = topo.routers[i].id.clone();
     no_floating_ips(topo, &router_id, "router-gateway-clear")?;
     topo.ports
         .retain(|p| !(p.device_id == router_id && p.device_owner == owner::ROUTER_GATEWAY));
     topo.routers[i].external_gateway = None;
-    Ok(json(topo, &topo.routers[i]))
+    Ok(info(topo, &topo.routers[i]))
 }

@@ -1,9 +1,11 @@
 //! `security_group.*` and `security_group_rule.*`.
 
-use super::{alloc, deleted, object, resolve};
-use crate::api::{ApiError, RuleCreate, RuleList, SecurityGroupCreate, SecurityGroupUpdate};
+use super::{alloc, deleted, resolve};
+use crate::api::{
+    ApiError, Deleted, RuleCreate, RuleInfo, RuleList, SecurityGroupCreate, SecurityGroupInfo,
+    SecurityGroupUpdate,
+};
 use crate::model::{Direction, EtherType, Rule, SecurityGroup, Topology};
-use serde_json::{json, Value};
 
 /// The security group with id or name `key`.
 pub(super) fn find<'a>(topo: &'a Topology, key: &str) -> Result<&'a SecurityGroup, ApiError> {
@@ -27,33 +29,36 @@ pub(super) fn default_group(topo: &Topology) -> Option<String> {
 }
 
 /// The group as shown, with its rules.
-pub(super) fn json(g: &SecurityGroup) -> Value {
-    let mut o = object(g);
-    let rules = g.rules.iter().map(|r| Value::Object(object(r)));
-    o.insert("rules".into(), Value::Array(rules.collect()));
-    Value::Object(o)
+pub(super) fn info(g: &SecurityGroup) -> SecurityGroupInfo {
+    SecurityGroupInfo {
+        id: g.id.clone(),
+        name: g.name.clone(),
+        tenant_id: g.tenant_id.clone(),
+        rules: g.rules.clone(),
+    }
 }
 
 /// A rule as shown, with its group and every field (unset ones `null`).
-fn rule_json(g: &SecurityGroup, r: &Rule) -> Value {
-    let mut o = object(r);
-    o.insert("security_group_id".into(), json!(g.id));
-    o.insert("security_group".into(), json!(g.name));
-    for key in [
-        "id",
-        "protocol",
-        "port_range_min",
-        "port_range_max",
-        "remote_ip_prefix",
-        "remote_group_id",
-    ] {
-        o.entry(key).or_insert(Value::Null);
+fn rule_info(g: &SecurityGroup, r: &Rule) -> RuleInfo {
+    RuleInfo {
+        id: r.id.clone(),
+        direction: r.direction,
+        ethertype: r.ethertype,
+        protocol: r.protocol.clone(),
+        port_range_min: r.port_range_min,
+        port_range_max: r.port_range_max,
+        remote_ip_prefix: r.remote_ip_prefix.clone(),
+        remote_group_id: r.remote_group_id.clone(),
+        security_group_id: g.id.clone(),
+        security_group: g.name.clone(),
     }
-    Value::Object(o)
 }
 
 /// Creates a group with one rule allowing every IPv4 egress, as Neutron does.
-pub(super) fn create(topo: &mut Topology, a: &SecurityGroupCreate) -> Result<Value, ApiError> {
+pub(super) fn create(
+    topo: &mut Topology,
+    a: &SecurityGroupCreate,
+) -> Result<SecurityGroupInfo, ApiError> {
     let egress = Rule {
         id: Some(alloc::id_or_new(&None)?),
         direction: Direction::Egress,
@@ -70,23 +75,26 @@ pub(super) fn create(topo: &mut Topology, a: &SecurityGroupCreate) -> Result<Val
         tenant_id: a.tenant_id.clone(),
         rules: vec![egress],
     };
-    let out = json(&g);
+    let out = info(&g);
     topo.security_groups.push(g);
     Ok(out)
 }
 
 /// Renames a group.
-pub(super) fn update(topo: &mut Topology, a: &SecurityGroupUpdate) -> Result<Value, ApiError> {
+pub(super) fn update(
+    topo: &mut Topology,
+    a: &SecurityGroupUpdate,
+) -> Result<SecurityGroupInfo, ApiError> {
     let i = position(topo, &a.id)?;
     let g = &mut topo.security_groups[i];
     if let Some(name) = &a.name {
         g.name = name.clone();
     }
-    Ok(json(g))
+    Ok(info(g))
 }
 
 /// Deletes a group no port and no other group's rule uses.
-pub(super) fn delete(topo: &mut Topology, key: &str) -> Result<Value, ApiError> {
+pub(super) fn delete(topo: &mut Topology, key: &str) -> Result<Deleted, ApiError> {
     let i = position(topo, key)?;
     let id = topo.security_groups[i].id.clone();
     let ports: Vec<&str> = topo
@@ -121,7 +129,7 @@ pub(super) fn delete(topo: &mut Topology, key: &str) -> Result<Value, ApiError> 
 }
 
 /// Adds a rule to a group.
-pub(super) fn rule_create(topo: &mut Topology, a: &RuleCreate) -> Result<Value, ApiError> {
+pub(super) fn rule_create(topo: &mut Topology, a: &RuleCreate) -> Result<RuleInfo, ApiError> {
     let i = position(topo, &a.security_group)?;
     let remote_group_id = match &a.remote_group {
         Some(key) => Some(find(topo, key)?.id.clone()),
@@ -138,13 +146,13 @@ pub(super) fn rule_create(topo: &mut Topology, a: &RuleCreate) -> Result<Value, 
         remote_group_id,
     };
     let g = &mut topo.security_groups[i];
-    let out = rule_json(g, &rule);
+    let out = rule_info(g, &rule);
     g.rules.push(rule);
     Ok(out)
 }
 
 /// Deletes a rule, by id.
-pub(super) fn rule_delete(topo: &mut Topology, id: &str) -> Result<Value, ApiError> {
+pub(super) fn rule_delete(topo: &mut Topology, id: &str) -> Result<Deleted, ApiError> {
     for g in topo.security_groups.iter_mut() {
         if let Some(j) = g.rules.iter().position(|r| r.id.as_deref() == Some(id)) {
             g.rules.remove(j);
@@ -157,13 +165,13 @@ pub(super) fn rule_delete(topo: &mut Topology, id: &str) -> Result<Value, ApiErr
 }
 
 /// Every rule, or those of one group.
-pub(super) fn rule_list(topo: &Topology, a: &RuleList) -> Result<Value, ApiError> {
+pub(super) fn rule_list(topo: &Topology, a: &RuleList) -> Result<Vec<RuleInfo>, ApiError> {
     let only = match &a.security_group {
         Some(key) => Some(find(topo, key)?.id.as_str()),
         None => None,
     };
     let groups = topo.security_groups.iter();
     let groups = groups.filter(|g| only.is_none() || only == Some(g.id.as_str()));
-    let rules = groups.flat_map(|g| g.rules.iter().map(move |r| rule_json(g, r)));
-    Ok(Value::Array(rules.collect()))
+    let rules = groups.flat_map(|g| g.rules.iter().map(move |r| rule_info(g, r)));
+    Ok(rules.collect())
 }

@@ -1,10 +1,9 @@
 //! `subnet.*`.
 
-use super::{alloc, deleted, network, object, resolve};
+use super::{alloc, deleted, network, resolve};
 use crate::addr::Ipv4Cidr;
-use crate::api::{ApiError, SubnetCreate, SubnetUpdate};
+use crate::api::{ApiError, Deleted, SubnetCreate, SubnetInfo, SubnetUpdate};
 use crate::model::{Subnet, Topology};
-use serde_json::{json, Value};
 
 /// The subnet with id or name `key`.
 pub(super) fn find<'a>(topo: &'a Topology, key: &str) -> Result<&'a Subnet, ApiError> {
@@ -19,10 +18,20 @@ fn position(topo: &Topology, key: &str) -> Result<usize, ApiError> {
 }
 
 /// The subnet as shown, `enable_dhcp` included.
-pub(super) fn json(s: &Subnet) -> Value {
-    let mut o = object(s);
-    o.insert("enable_dhcp".into(), json!(s.enable_dhcp));
-    Value::Object(o)
+pub(super) fn info(s: &Subnet) -> SubnetInfo {
+    SubnetInfo {
+        id: s.id.clone(),
+        name: s.name.clone(),
+        network_id: s.network_id.clone(),
+        cidr: s.cidr.clone(),
+        gateway_ip: s.gateway_ip.clone(),
+        allocation_pools: s.allocation_pools.clone(),
+        enable_dhcp: s.enable_dhcp,
+        dns_nameservers: s.dns_nameservers.clone(),
+        host_routes: s.host_routes.clone(),
+        dns_domain: s.dns_domain.clone(),
+        dhcp_lease_duration: s.dhcp_lease_duration,
+    }
 }
 
 /// The first host address of `cidr`, Neutron's default gateway; `None` for a bad CIDR
@@ -32,7 +41,7 @@ fn first_host(cidr: &str) -> Option<String> {
 }
 
 /// Adds a subnet to a network.
-pub(super) fn create(topo: &mut Topology, a: &SubnetCreate) -> Result<Value, ApiError> {
+pub(super) fn create(topo: &mut Topology, a: &SubnetCreate) -> Result<SubnetInfo, ApiError> {
     let network_id = network::find(topo, &a.network)?.id.clone();
     let gateway_ip = match (&a.gateway_ip, a.no_gateway) {
         (Some(_), true) => {
@@ -57,13 +66,13 @@ pub(super) fn create(topo: &mut Topology, a: &SubnetCreate) -> Result<Value, Api
         dns_domain: a.dns_domain.clone(),
         dhcp_lease_duration: a.dhcp_lease_duration,
     };
-    let out = json(&s);
+    let out = info(&s);
     topo.subnets.push(s);
     Ok(out)
 }
 
 /// Changes the fields given.
-pub(super) fn update(topo: &mut Topology, a: &SubnetUpdate) -> Result<Value, ApiError> {
+pub(super) fn update(topo: &mut Topology, a: &SubnetUpdate) -> Result<SubnetInfo, ApiError> {
     let i = position(topo, &a.id)?;
     let s = &mut topo.subnets[i];
     if a.no_gateway && a.gateway_ip.is_some() {
@@ -97,11 +106,11 @@ pub(super) fn update(topo: &mut Topology, a: &SubnetUpdate) -> Result<Value, Api
     if a.dhcp_lease_duration.is_some() {
         s.dhcp_lease_duration = a.dhcp_lease_duration;
     }
-    Ok(json(s))
+    Ok(info(s))
 }
 
 /// Deletes a subnet no port has an address on.
-pub(super) fn delete(topo: &mut Topology, key: &str) -> Result<Value, ApiError> {
+pub(super) fn delete(topo: &mut Topology, key: &str) -> Result<Deleted, ApiError> {
     let i = position(topo, key)?;
     let id = topo.subnets[i].id.clone();
     let users: Vec<&str> = topo

@@ -52,7 +52,7 @@ pub(super) fn check(topo: &Topology, r: &mut Report) {
         if e.id.trim().is_empty() {
             r.add(&e.loc, e.field, "must not be empty");
         } else if let Some(first) = seen.get(e.id) {
-            r.add(
+            r.in_use(
                 &e.loc,
                 e.field,
                 format!("duplicate id, already used by {first}"),

@@ -36,7 +36,7 @@ pub(super) fn check(topo: &Topology, subnets: &Subnets<'_>, r: &mut Report) {
         if let (Some(scope), Some(ip)) = (scope, ip) {
             if let Some(first) = seen.insert((scope.as_str(), ip), i) {
                 let msg = format!("{ip} on {scope} is already given by neighbour #{first}");
-                r.add(&loc, "ip", msg);
+                r.in_use(&loc, "ip", msg);
             }
         }
     }

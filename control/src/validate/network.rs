@@ -50,7 +50,7 @@ pub(super) fn check_networks(topo: &Topology, r: &mut Report) {
             Some(tag) => {
                 if let Some(other) = tags.insert(tag, &n.id) {
                     let msg = format!("{tag} already used by network {other}");
-                    r.add(&loc, "local_vlan", msg);
+                    r.in_use(&loc, "local_vlan", msg);
                 }
             }
             None if allocated.get(i).copied().flatten().is_none() => {
@@ -65,7 +65,7 @@ pub(super) fn check_networks(topo: &Topology, r: &mut Report) {
         if let Some(key) = n.segmentation_id {
             if let Some(other) = keys.insert(key, &n.id) {
                 let msg = format!("{key} already used by network {other}");
-                r.add(&loc, "segmentation_id", msg);
+                r.in_use(&loc, "segmentation_id", msg);
             }
         }
         if let Some(mtu) = n.mtu.filter(|&m| m < MIN_MTU) {

@@ -96,7 +96,7 @@ fn check_mac<'a>(p: &'a Port, loc: &Loc, taken: &mut Taken<'a>, r: &mut Report) 
             "{mac} already used on network {} by port {other}",
             p.network_id
         );
-        r.add(loc, "mac_address", msg);
+        r.in_use(loc, "mac_address", msg);
     }
 }
 
@@ -137,7 +137,7 @@ fn check_fixed_ip<'a>(
         r.add(loc, &*ip_field, msg);
     }
     if let Some(other) = first_owner(&mut taken.ips, (sid, ip), &p.id) {
-        r.add(
+        r.in_use(
             loc,
             ip_field,
             format!("{ip} already used in subnet {sid} by port {other}"),

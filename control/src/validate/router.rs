@@ -65,7 +65,7 @@ pub(super) fn check_floatingips(topo: &Topology, subnets: &Subnets<'_>, r: &mut 
             }
             if let Some(other) = addresses.get(&ip) {
                 let msg = format!("{ip} already used by floatingip {other}");
-                r.add(&loc, "floating_ip_address", msg);
+                r.in_use(&loc, "floating_ip_address", msg);
             } else {
                 addresses.insert(ip, &f.id);
             }
@@ -81,7 +81,7 @@ pub(super) fn check_floatingips(topo: &Topology, subnets: &Subnets<'_>, r: &mut 
                      fixed IP)",
                     target.0, target.1
                 );
-                r.add(&loc, "port_id", msg);
+                r.in_use(&loc, "port_id", msg);
             }
         }
     }

@@ -21,7 +21,7 @@ impl Devices {
         let owner = loc.to_string();
         if let Some(first) = self.names.get(name) {
             let msg = format!("device name {name} is already used by {first}");
-            r.add(loc, fields.0, msg);
+            r.in_use(loc, fields.0, msg);
         } else if !name.is_empty() {
             self.names.insert(name.to_owned(), owner.clone());
         }
@@ -30,7 +30,7 @@ impl Devices {
             r.add(loc, fields.1, "must not be empty");
         } else if let Some(first) = self.vdevs.get(vdev) {
             let msg = format!("DPDK device {vdev:?} is already used by {first}");
-            r.add(loc, fields.1, msg);
+            r.in_use(loc, fields.1, msg);
         } else {
             self.vdevs.insert(vdev.to_owned(), owner);
         }
@@ -51,7 +51,7 @@ pub(super) fn check(topo: &Topology, r: &mut Report) -> HashSet<Ipv4Addr> {
             let cidr = check_underlay(u, &loc, r);
             if let Some((first, _)) = underlay {
                 let msg = format!("a second underlay (uplink {first} is already the underlay)");
-                r.add(&loc, "role", msg);
+                r.in_use(&loc, "role", msg);
             } else {
                 underlay = Some((&u.name, cidr));
             }
@@ -214,7 +214,7 @@ fn check_networks(topo: &Topology, u: &Uplink, loc: &Loc, r: &mut Report) {
                     r.add(loc, &*field, format!("unknown network {net:?}"));
                 } else if let Some(first) = mapped.insert(net, vid) {
                     let msg = format!("network {net} is already mapped to VLAN {first}");
-                    r.add(loc, &*field, msg);
+                    r.in_use(loc, &*field, msg);
                 }
             }
         }

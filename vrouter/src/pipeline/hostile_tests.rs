@@ -190,7 +190,7 @@ fn reverse_path_check_is_strict() {
         "an external address from the tenant side",
     );
     // Without a default route, a source nothing routes to is refused too.
-    let mut r = Rig::with(|s| s.routers[0].routes.retain(|x| x.len != 0));
+    let mut r = Rig::with(|s| s.routers[0].retain_routes(|x| x.len != 0));
     r.refused(
         EXT,
         &from_up(REMOTE, FIP),

@@ -336,7 +336,7 @@ fn ttl_expiry_sends_time_exceeded_quoting_the_packet() {
 #[test]
 fn no_route_sends_net_unreachable() {
     let mut r = Rig::new();
-    r.snap.routers[0].routes.retain(|x| x.len != 0);
+    r.snap.routers[0].retain_routes(|x| x.len != 0);
     let out = r.rx(
         VM,
         &packet(QR, VM1, VM1_IP, REMOTE, 64, 0, 17, &udp(1, 2, b"")),

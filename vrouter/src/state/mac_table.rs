@@ -6,25 +6,108 @@
 //! address arriving from anywhere else is a conflict, for the caller to drop. The table is
 //! bounded: when full, new addresses are not learned (their frames are flooded) and each
 //! refusal counts.
+//!
+//! A frame from a known address rewrites the entry's `last_seen` at most once a second
+//! ([`REFRESH_MS`]), so an entry ages out between `aging_secs` − 1 s and `aging_secs` after
+//! its last frame; the per-entry counters live in a separate array, so that the entries a
+//! lookup reads stay small and clean in the cache.
 
 use super::Millis;
 use crate::tables::{Dest, MacTableConf, NetIdx, Snapshot};
 use crate::wire::Mac;
+use hashbrown::hash_map::Entry;
 use hashbrown::HashMap;
 
-/// One entry and its counters.
+/// Interval below which a frame from a known address leaves its `last_seen` as it is.
+pub const REFRESH_MS: Millis = 1000;
+
+/// One entry with its counters, as views see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MacEntry {
     /// Where frames for the address go.
     pub dest: Dest,
     /// From the model (never ages, never moves by learning).
     pub is_static: bool,
-    /// When a frame from the address was last seen (or the entry installed).
+    /// When a frame from the address was last seen (or the entry installed), to within
+    /// [`REFRESH_MS`].
     pub last_seen: Millis,
     /// Frames forwarded to the address.
     pub n_packets: u64,
     /// Bytes forwarded to the address.
     pub n_bytes: u64,
+}
+
+/// What learning and forwarding read of an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct HotEntry {
+    dest: Dest,
+    is_static: bool,
+    last_seen: Millis,
+    /// The entry's slot in [`Counters`].
+    counters: u32,
+}
+
+/// Frames and bytes forwarded to one entry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Count {
+    packets: u64,
+    bytes: u64,
+}
+
+/// The cold array of per-entry counters, a slot per entry, freed slots reused.
+#[derive(Debug)]
+struct Counters {
+    slots: Vec<Count>,
+    free: Vec<u32>,
+}
+
+impl Counters {
+    /// Room for `entries` entries before anything is allocated again.
+    fn with_capacity(entries: usize) -> Self {
+        Counters {
+            slots: Vec::with_capacity(entries),
+            free: Vec::with_capacity(entries),
+        }
+    }
+
+    /// Makes room for `entries` entries in all (outside the packet path).
+    fn reserve(&mut self, entries: usize) {
+        self.slots.reserve(entries.saturating_sub(self.slots.len()));
+        self.free.reserve(entries.saturating_sub(self.free.len()));
+    }
+
+    /// A zeroed slot for a new entry.
+    fn alloc(&mut self) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Count::default();
+                i
+            }
+            None => {
+                self.slots.push(Count::default());
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Gives back the slot of a removed entry.
+    fn release(&mut self, i: u32) {
+        self.free.push(i);
+    }
+
+    /// Counts one frame of `bytes` in slot `i`.
+    #[inline]
+    fn add(&mut self, i: u32, bytes: usize) {
+        if let Some(c) = self.slots.get_mut(i as usize) {
+            c.packets += 1;
+            c.bytes += bytes as u64;
+        }
+    }
+
+    /// The counts of slot `i`.
+    fn get(&self, i: u32) -> Count {
+        self.slots.get(i as usize).copied().unwrap_or_default()
+    }
 }
 
 /// What learning a source address did.
@@ -87,19 +170,20 @@ const RECENT_SLOTS: usize = 1024;
 /// at most 4094).
 const NO_KEY: u64 = u64::MAX;
 
-/// A learn that already happened: `key` was refreshed behind `dest` at `at`, with `result`.
+/// A learn that already happened: `key` was found behind `dest` with `result`, its entry
+/// last seen at `seen` (for a static entry: when that was checked).
 #[derive(Clone, Copy, Debug)]
 struct Recent {
     key: u64,
     dest: Dest,
-    at: Millis,
+    seen: Millis,
     result: Learn,
 }
 
 const EMPTY: Recent = Recent {
     key: NO_KEY,
     dest: Dest::Local,
-    at: 0,
+    seen: 0,
     result: Learn::Static,
 };
 
@@ -112,11 +196,14 @@ fn recent_slot(key: u64) -> usize {
 /// The MAC table of one worker.
 #[derive(Debug)]
 pub struct MacTable {
-    map: HashMap<u64, MacEntry>,
-    /// Learns repeated within the same millisecond from the same place change nothing; this
-    /// small direct-mapped filter (a few KiB, cache-resident) answers them without probing
-    /// the preallocated table, whose entries are spread over megabytes. Emptied whenever
-    /// entries go away ([`MacTable::expire`], [`MacTable::apply`]).
+    map: HashMap<u64, HotEntry>,
+    counters: Counters,
+    /// Learns repeated from the same place within [`REFRESH_MS`] of the entry's `last_seen`
+    /// change nothing; this small direct-mapped filter (a few KiB, cache-resident) answers
+    /// them without probing the preallocated table, whose entries are spread over
+    /// megabytes. A learn of a key always passes through the key's slot, so the slot holds
+    /// what the table holds; emptied whenever entries go away ([`MacTable::expire`],
+    /// [`MacTable::apply`]).
     recent: Box<[Recent; RECENT_SLOTS]>,
     conf: MacTableConf,
     /// Event counters.
@@ -128,6 +215,7 @@ impl MacTable {
     pub fn new(conf: MacTableConf) -> Self {
         MacTable {
             map: HashMap::with_capacity(conf.capacity),
+            counters: Counters::with_capacity(conf.capacity),
             recent: Box::new([EMPTY; RECENT_SLOTS]),
             conf,
             stats: MacTableStats::default(),
@@ -150,10 +238,10 @@ impl MacTable {
         let k = key(net, mac);
         let slot = recent_slot(k);
         let r = self.recent[slot];
-        if r.key == k && r.at == now && r.dest == from {
+        if r.key == k && r.dest == from && now.saturating_sub(r.seen) < REFRESH_MS {
             return r.result;
         }
-        let result = self.learn_in_table(k, from, now);
+        let (result, seen) = self.learn_in_table(k, from, now);
         if result != Learn::Full {
             // Learning the same again now would find the entry in place behind `from`.
             let result = match result {
@@ -163,47 +251,50 @@ impl MacTable {
             self.recent[slot] = Recent {
                 key: k,
                 dest: from,
-                at: now,
+                seen,
                 result,
             };
         }
         result
     }
 
-    /// [`MacTable::learn`] in the table itself.
+    /// [`MacTable::learn`] in the table itself; also gives the entry's `last_seen` after it
+    /// (`now` for a static entry or a refusal).
     #[inline]
-    fn learn_in_table(&mut self, k: u64, from: Dest, now: Millis) -> Learn {
+    fn learn_in_table(&mut self, k: u64, from: Dest, now: Millis) -> (Learn, Millis) {
         let len = self.map.len();
         match self.map.get_mut(&k) {
-            Some(e) if e.is_static && e.dest == from => Learn::Static,
-            Some(e) if e.is_static => Learn::Conflict,
-            Some(e) => {
-                e.last_seen = now;
-                if e.dest == from {
-                    Learn::Refreshed
-                } else {
-                    e.dest = from;
-                    self.stats.moved += 1;
-                    Learn::Moved
+            Some(e) if e.is_static && e.dest == from => (Learn::Static, now),
+            Some(e) if e.is_static => (Learn::Conflict, now),
+            Some(e) if e.dest == from => {
+                if now.saturating_sub(e.last_seen) >= REFRESH_MS {
+                    e.last_seen = now;
                 }
+                (Learn::Refreshed, e.last_seen)
+            }
+            Some(e) => {
+                e.dest = from;
+                e.last_seen = now;
+                self.stats.moved += 1;
+                (Learn::Moved, now)
             }
             None if len >= self.conf.capacity => {
                 self.stats.full += 1;
-                Learn::Full
+                (Learn::Full, now)
             }
             None => {
+                let counters = self.counters.alloc();
                 self.map.insert(
                     k,
-                    MacEntry {
+                    HotEntry {
                         dest: from,
                         is_static: false,
                         last_seen: now,
-                        n_packets: 0,
-                        n_bytes: 0,
+                        counters,
                     },
                 );
                 self.stats.learned += 1;
-                Learn::New
+                (Learn::New, now)
             }
         }
     }
@@ -211,15 +302,26 @@ impl MacTable {
     /// Where frames for `mac` on `net` go, counting one frame of `bytes` towards the entry.
     #[inline]
     pub fn forward(&mut self, net: NetIdx, mac: Mac, bytes: usize) -> Option<Dest> {
-        let e = self.map.get_mut(&key(net, mac))?;
-        e.n_packets += 1;
-        e.n_bytes += bytes as u64;
+        let e = self.map.get(&key(net, mac))?;
+        self.counters.add(e.counters, bytes);
         Some(e.dest)
     }
 
-    /// The entry for `mac` on `net`, without counting.
-    pub fn get(&self, net: NetIdx, mac: Mac) -> Option<&MacEntry> {
-        self.map.get(&key(net, mac))
+    /// The entry for `mac` on `net` with its counters, without counting.
+    pub fn get(&self, net: NetIdx, mac: Mac) -> Option<MacEntry> {
+        self.map.get(&key(net, mac)).map(|e| self.view(e))
+    }
+
+    /// An entry with its counters.
+    fn view(&self, e: &HotEntry) -> MacEntry {
+        let c = self.counters.get(e.counters);
+        MacEntry {
+            dest: e.dest,
+            is_static: e.is_static,
+            last_seen: e.last_seen,
+            n_packets: c.packets,
+            n_bytes: c.bytes,
+        }
     }
 
     /// Removes learned entries not refreshed for `aging_secs`; returns how many.
@@ -227,8 +329,14 @@ impl MacTable {
         let max_age = self.conf.aging_secs as Millis * 1000;
         self.recent.fill(EMPTY);
         let before = self.map.len();
-        self.map
-            .retain(|_, e| e.is_static || now.saturating_sub(e.last_seen) < max_age);
+        let counters = &mut self.counters;
+        self.map.retain(|_, e| {
+            let keep = e.is_static || now.saturating_sub(e.last_seen) < max_age;
+            if !keep {
+                counters.release(e.counters);
+            }
+            keep
+        });
         let aged = before - self.map.len();
         self.stats.aged += aged as u64;
         aged
@@ -245,38 +353,51 @@ impl MacTable {
             .map(|&(net, mac, dest)| (key(net, mac), dest))
             .collect();
         // Static entries the snapshot keeps stay as they are, with their counters.
+        let counters = &mut self.counters;
         self.map.retain(|&k, e| {
             let (net, _) = unkey(k);
-            if e.is_static {
-                return wanted.contains(&(k, e.dest));
+            let keep = if e.is_static {
+                wanted.contains(&(k, e.dest))
+            } else {
+                snap.network(net).is_some() && dest_exists(snap, net, e.dest)
+            };
+            if !keep {
+                counters.release(e.counters);
             }
-            snap.network(net).is_some() && dest_exists(snap, net, e.dest)
+            keep
         });
+        let entries = self
+            .conf
+            .capacity
+            .max(self.map.len() + snap.static_macs.len());
+        self.map.reserve(entries.saturating_sub(self.map.len()));
+        self.counters.reserve(entries);
         for &(net, mac, dest) in &snap.static_macs {
-            let e = self.map.entry(key(net, mac)).or_insert(MacEntry {
+            let installed = |counters| HotEntry {
                 dest,
                 is_static: true,
                 last_seen: now,
-                n_packets: 0,
-                n_bytes: 0,
-            });
-            if !e.is_static {
-                *e = MacEntry {
-                    dest,
-                    is_static: true,
-                    last_seen: now,
-                    n_packets: 0,
-                    n_bytes: 0,
-                };
+                counters,
+            };
+            match self.map.entry(key(net, mac)) {
+                Entry::Occupied(o) if o.get().is_static => {}
+                Entry::Occupied(mut o) => {
+                    let slot = o.get().counters;
+                    self.counters.release(slot);
+                    *o.get_mut() = installed(self.counters.alloc());
+                }
+                Entry::Vacant(v) => {
+                    v.insert(installed(self.counters.alloc()));
+                }
             }
         }
     }
 
-    /// Every entry with its network and address, in no particular order.
-    pub fn iter(&self) -> impl Iterator<Item = (NetIdx, Mac, &MacEntry)> {
+    /// Every entry with its network, address and counters, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (NetIdx, Mac, MacEntry)> + '_ {
         self.map.iter().map(|(&k, e)| {
             let (net, mac) = unkey(k);
-            (net, mac, e)
+            (net, mac, self.view(e))
         })
     }
 }
@@ -408,5 +529,79 @@ mod tests {
         assert_eq!(t.expire(300_000), 1);
         assert!(t.get(10, A).is_none());
         assert_eq!(t.stats.aged, 1);
+    }
+
+    #[test]
+    fn last_seen_is_rewritten_at_most_once_a_second() {
+        let mut t = table(4);
+        let seen = |t: &MacTable| t.get(10, A).unwrap().last_seen;
+        assert_eq!(t.learn(10, A, Dest::Port(1), 0), Learn::New);
+        for now in [1, 500, 999] {
+            assert_eq!(t.learn(10, A, Dest::Port(1), now), Learn::Refreshed);
+            assert_eq!(seen(&t), 0, "at {now}");
+        }
+        assert_eq!(t.learn(10, A, Dest::Port(1), 1000), Learn::Refreshed);
+        assert_eq!(seen(&t), 1000);
+        // The same from the table itself, with the recent-learn filter emptied.
+        assert_eq!(t.expire(1500), 0);
+        assert_eq!(t.learn(10, A, Dest::Port(1), 1500), Learn::Refreshed);
+        assert_eq!(seen(&t), 1000);
+        assert_eq!(t.expire(1999), 0);
+        assert_eq!(t.learn(10, A, Dest::Port(1), 2000), Learn::Refreshed);
+        assert_eq!(seen(&t), 2000);
+        // A move is written at once.
+        assert_eq!(t.learn(10, A, Dest::Port(2), 2001), Learn::Moved);
+        assert_eq!(
+            (t.get(10, A).unwrap().dest, seen(&t)),
+            (Dest::Port(2), 2001)
+        );
+        assert_eq!(t.learn(10, A, Dest::Port(2), 2002), Learn::Refreshed);
+        assert_eq!(seen(&t), 2001);
+    }
+
+    #[test]
+    fn an_entry_ages_out_within_a_second_of_aging_after_its_last_frame() {
+        let mut t = table(4);
+        for now in (0..=10_500).step_by(100) {
+            t.learn(10, A, Dest::Port(1), now);
+        }
+        // Last frame at 10.5 s, aging 300 s: gone at 310.5 s, not before 309.5 s.
+        assert_eq!(t.expire(309_500), 0);
+        assert!(t.get(10, A).is_some());
+        assert_eq!(t.expire(310_500), 1);
+        assert!(t.get(10, A).is_none());
+    }
+
+    #[test]
+    fn counters_live_apart_and_a_reused_slot_starts_from_zero() {
+        let mut t = table(2);
+        let slots = t.counters.slots.capacity();
+        t.learn(10, A, Dest::Port(1), 0);
+        for _ in 0..3 {
+            assert_eq!(t.forward(10, A, 100), Some(Dest::Port(1)));
+        }
+        t.learn(10, A, Dest::Port(1), 2000);
+        let e = t.get(10, A).unwrap();
+        assert_eq!((e.n_packets, e.n_bytes, e.last_seen), (3, 300, 2000));
+        assert_eq!(t.expire(302_000), 1);
+        let b = Mac([2, 0, 0, 0, 0, 1]);
+        t.learn(10, b, Dest::Port(1), 302_000);
+        let e = t.get(10, b).unwrap();
+        assert_eq!((e.n_packets, e.n_bytes), (0, 0));
+        // Churn through the table: slots are reused, nothing grows.
+        for round in 0..100u8 {
+            let now = 302_000 + 400_000 * (Millis::from(round) + 1);
+            for i in 0..3 {
+                t.learn(10, Mac([2, 0, 0, 0, round, i]), Dest::Port(1), now);
+            }
+            assert_eq!(t.len(), 2);
+            assert_eq!(t.expire(now + 300_000), 2);
+        }
+        assert!(t.counters.slots.len() <= 2);
+        assert_eq!(t.counters.slots.capacity(), slots);
+        assert!(
+            std::mem::size_of::<(u64, HotEntry)>() <= 32,
+            "a hot entry and its key"
+        );
     }
 }

@@ -365,6 +365,16 @@ impl<F> Neighbours<F> {
     pub fn iter(&self) -> impl Iterator<Item = (u32, &Neighbour<F>)> {
         self.map.iter().map(|(&ip, n)| (ip, n))
     }
+
+    /// Removes the learned, resolved entries whose address `doomed` picks (`ip neigh
+    /// flush`): the next frame to one holds and asks by ARP again. Static entries and
+    /// those still resolving stay. Returns how many went.
+    pub fn flush_learned(&mut self, doomed: impl Fn(u32) -> bool) -> usize {
+        let before = self.map.len();
+        self.map
+            .retain(|&ip, n| n.is_static || n.mac.is_none() || !doomed(ip));
+        before - self.map.len()
+    }
 }
 
 #[cfg(test)]

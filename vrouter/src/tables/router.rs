@@ -1,8 +1,11 @@
 //! A Neutron router compiled for the data plane: its ports, its routing table and its NAT
 //! rules (what the `qrouter-<id>` namespace held: interfaces, routes, iptables nat table).
 
+pub mod fib;
+
 use super::NetIdx;
 use crate::wire::Mac;
+pub use fib::Fib;
 use hashbrown::HashMap;
 
 /// Index of a port in [`RouterConf::ports`].
@@ -19,6 +22,8 @@ pub struct RouterConf {
     pub ports: Vec<RouterPort>,
     /// Routes, longest prefix first (connected, static and default).
     pub routes: Vec<Route>,
+    /// The forwarding table built from `routes` by [`RouterConf::sort_routes`].
+    pub fib: Fib,
     /// Source address for SNAT of fixed IPs without a floating IP (`enable_snat`): the
     /// gateway port's address (host byte order).
     pub snat_ip: Option<u32>,
@@ -76,10 +81,7 @@ impl RouterConf {
     /// The longest-prefix match for `dst`: egress port and next hop address.
     #[inline]
     pub fn lookup(&self, dst: u32) -> Option<(RouterPortIdx, u32)> {
-        self.routes
-            .iter()
-            .find(|r| dst & mask(r.len) == r.prefix)
-            .map(|r| (r.port, r.via.unwrap_or(dst)))
+        self.fib.lookup(dst)
     }
 
     /// The port on network `net`, if the router has one.
@@ -94,9 +96,17 @@ impl RouterConf {
         self.ports.iter().any(|p| p.ip == ip)
     }
 
-    /// Sorts routes longest prefix first, as [`RouterConf::lookup`] expects.
+    /// Sorts routes longest prefix first (as views list them) and builds the forwarding
+    /// table [`RouterConf::lookup`] reads from them; called after every change of `routes`.
     pub fn sort_routes(&mut self) {
         self.routes.sort_by_key(|r| std::cmp::Reverse(r.len));
+        self.fib = Fib::build(&self.routes);
+    }
+
+    /// Keeps the routes `keep` accepts and rebuilds the forwarding table from them.
+    pub fn retain_routes(&mut self, keep: impl FnMut(&Route) -> bool) {
+        self.routes.retain(keep);
+        self.sort_routes();
     }
 }
 
@@ -143,7 +153,7 @@ mod tests {
         assert_eq!(r.lookup(ip([10, 0, 0, 9])), Some((0, ip([10, 0, 0, 9]))));
         assert_eq!(r.lookup(ip([10, 0, 0, 200])), Some((0, ip([10, 0, 0, 5]))));
         assert_eq!(r.lookup(ip([8, 8, 8, 8])), Some((1, ip([10, 1, 101, 254]))));
-        r.routes.retain(|x| x.len != 0);
+        r.retain_routes(|x| x.len != 0);
         assert_eq!(r.lookup(ip([8, 8, 8, 8])), None);
         assert_eq!(mask(0), 0);
         assert_eq!(mask(32), u32::MAX);
