@@ -501,15 +501,21 @@ impl Scrape {
     fn nodes(&self, enc: &mut DescriptorEncoder, t: &Counters) -> Result<(), FmtError> {
         type Field = fn(&vrouter::stats::NodeCounters) -> u64;
         let fields: [(&str, &str, Field); 3] = [
-            ("vrouter_node_packets", "Frames a node of the data path processed", |c| {
-                c.packets
-            }),
-            ("vrouter_node_calls", "Vectors a node of the data path processed", |c| {
-                c.calls
-            }),
-            ("vrouter_node_cycles", "CPU cycles a node of the data path spent", |c| {
-                c.cycles
-            }),
+            (
+                "vrouter_node_packets",
+                "Frames a node of the data path processed",
+                |c| c.packets,
+            ),
+            (
+                "vrouter_node_calls",
+                "Vectors a node of the data path processed",
+                |c| c.calls,
+            ),
+            (
+                "vrouter_node_cycles",
+                "CPU cycles a node of the data path spent",
+                |c| c.cycles,
+            ),
         ];
         for (name, help, field) in fields {
             let rows = Node::ALL.iter().map(|&n| {
