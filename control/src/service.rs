@@ -99,6 +99,20 @@ impl Service {
             Op::Capture(_) => Err(ApiError::bad_request(
                 "capture streams frames: send it as a request of its own on the control socket",
             )),
+            Op::ConntrackList(a) => {
+                let sessions = ops::conntrack::list(&self.live(), &self.plane.dump()?, a)?;
+                Ok(Reply::Sessions(sessions))
+            }
+            Op::ConntrackFlush(a) => {
+                let flushed = ops::conntrack::flush_sessions(&self.live(), &*self.plane, a)?;
+                Ok(Reply::Flushed(flushed))
+            }
+            Op::NeighbourFlush(a) => {
+                let flushed = ops::conntrack::flush_neighbours(&self.live(), &*self.plane, a)?;
+                Ok(Reply::Flushed(flushed))
+            }
+            Op::TraceAdd(a) => ops::trace::add(&*self.plane, a).map(Reply::TraceStarted),
+            Op::TraceShow(_) => ops::trace::show(&*self.plane).map(Reply::TraceSteps),
             op if op.mutates() => self.change(op),
             op => ops::read(&self.live(), op),
         }

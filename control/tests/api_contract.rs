@@ -58,6 +58,10 @@ impl DataPlane for CompilingPlane {
     fn dump(&self) -> Result<ViewData, api::ApiError> {
         Ok(ViewData::default())
     }
+
+    fn flush(&self, _: &control::plane::Flush) -> Result<u64, api::ApiError> {
+        Ok(0)
+    }
 }
 
 /// A service on the reference topology, persisted in `dir`.

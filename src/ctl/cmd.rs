@@ -106,6 +106,12 @@ pub enum Command {
     /// Copy the frames of devices, as tcpdump: pcapng to a file (-w FILE) or a pipe (-w -),
     /// or a line per frame; -c N stops after N.
     Capture(crate::capture::CaptureCmd),
+    /// Connection tracking sessions: list (as conntrack -L) or flush (as conntrack -F).
+    #[command(subcommand)]
+    Conntrack(crate::conntrack::ConntrackCommand),
+    /// Neighbour (ARP) entries: flush the learned ones.
+    #[command(subcommand)]
+    Neighbour(crate::conntrack::NeighbourCommand),
 }
 
 /// A resource by id or name.

@@ -344,6 +344,8 @@ impl Command {
             C::Stats => (Op::Stats(api::NoArgs {}), How::Stats),
             C::SecurityGroupChains => (Op::SecurityGroupChains(api::NoArgs {}), How::Chains),
             C::Capture(_) => return Err("capture streams frames; it is no single request".into()),
+            C::Conntrack(c) => c.into_request(),
+            C::Neighbour(c) => c.into_request(),
         })
     }
 }

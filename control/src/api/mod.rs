@@ -8,13 +8,17 @@
 //! here and in [`reply`] are the protocol; [`schema`] describes them as a JSON schema
 //! (committed as `control/api-schema.json`).
 
+mod conntrack;
 mod op;
 mod reply;
 mod schema;
+mod trace;
 
+pub use conntrack::*;
 pub use op::*;
 pub use reply::*;
 pub use schema::schema;
+pub use trace::*;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -2,6 +2,7 @@
 //! its id or its name is accepted (an ambiguous name is an error); floating IPs are also
 //! known by their address and tunnel peers by their GRE port name.
 
+use super::TraceAdd;
 use crate::model::{AddressPair, AllocationPool, Binding, Direction, EtherType, Route};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -156,6 +157,21 @@ pub enum Op {
     /// [`crate::capture`]; the server answers it, the stream ends the connection.
     #[serde(rename = "capture")]
     Capture(crate::capture::CaptureArgs),
+    /// Connection tracking sessions, as `conntrack -L` lists them (of one router or zone).
+    #[serde(rename = "conntrack.list")]
+    ConntrackList(ConntrackList),
+    /// Removes the sessions in every worker, as `conntrack -F` (of one router).
+    #[serde(rename = "conntrack.flush")]
+    ConntrackFlush(RouterScope),
+    /// Removes the learned (not static) neighbour entries, which ARP resolves again.
+    #[serde(rename = "neighbour.flush")]
+    NeighbourFlush(RouterScope),
+    /// Traces the next frames each worker receives through the data path's nodes.
+    #[serde(rename = "trace.add")]
+    TraceAdd(TraceAdd),
+    /// The steps the traced frames took since the last `trace.add`.
+    #[serde(rename = "trace.show")]
+    TraceShow(NoArgs),
 }
 
 impl Op {
@@ -191,6 +207,11 @@ impl Op {
                 | Op::Stats(_)
                 | Op::SecurityGroupChains(_)
                 | Op::Capture(_)
+                | Op::ConntrackList(_)
+                | Op::ConntrackFlush(_)
+                | Op::NeighbourFlush(_)
+                | Op::TraceAdd(_)
+                | Op::TraceShow(_)
         )
     }
 }
@@ -620,3 +641,23 @@ pub struct TunnelPeerCreate {
     pub remote_ip: String,
 }
 
+/// `conntrack.list`: every session, or those of one router or one zone.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConntrackList {
+    /// Only this router's sessions (id or name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router: Option<String>,
+    /// Only this conntrack zone's sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<u16>,
+}
+
+/// `conntrack.flush`, `neighbour.flush`: everything, or what belongs to one router.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouterScope {
+    /// Only this router's entries (id or name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router: Option<String>,
+}

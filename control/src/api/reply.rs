@@ -60,6 +60,14 @@ pub enum Reply {
     Stats(Stats),
     /// `security_group.chains`.
     Chains(Vec<PortChains>),
+    /// `conntrack.list`.
+    Sessions(super::SessionList),
+    /// `conntrack.flush`, `neighbour.flush`.
+    Flushed(super::Flushed),
+    /// `trace.add`.
+    TraceStarted(super::TraceStarted),
+    /// `trace.show`.
+    TraceSteps(super::TraceSteps),
 }
 
 /// `hello`: which protocol the daemon speaks and which daemon it is.

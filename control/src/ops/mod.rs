@@ -4,6 +4,8 @@
 //! still in use) are made here; every other rule is the config file's, applied afterwards.
 
 mod alloc;
+pub(crate) mod conntrack;
+pub(crate) mod trace;
 mod floatingip;
 mod network;
 mod peer;
