@@ -15,6 +15,8 @@ mod kv;
 mod print;
 #[path = "ctl/request.rs"]
 mod request;
+#[path = "ctl/trace.rs"]
+mod trace;
 
 use clap::{Parser, ValueEnum};
 use control::client::Client;

@@ -3,8 +3,8 @@
 pub mod appliance;
 pub mod capture;
 pub mod docs;
-pub mod logging;
 pub mod dpdk;
+pub mod logging;
 pub mod metrics;
 pub mod notify;
 pub mod plane;

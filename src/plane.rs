@@ -19,6 +19,7 @@ use vrouter::tables::Snapshot;
 mod capture;
 mod conntrack;
 mod counters;
+mod trace;
 pub use counters::NicState;
 
 /// How long a view waits for the worker's copy of its state.
@@ -199,6 +200,10 @@ impl DataPlane for Plane {
             uptime_ms: d.uptime_ms,
             ports: ports.collect(),
             drops: drops.collect(),
+            nodes: vrouter::pipeline::Node::ALL
+                .iter()
+                .map(|&n| (n.name(), d.stats.nodes[n as usize]))
+                .collect(),
             macs: macs.collect(),
             routes: routes(&snap),
             neighbours: neighbours(&d),
@@ -209,6 +214,14 @@ impl DataPlane for Plane {
 
     fn flush(&self, flush: &control::plane::Flush) -> Result<u64, ApiError> {
         self.flush_workers(flush)
+    }
+
+    fn trace_start(&self, count: u32, device: Option<&str>) -> Result<u16, ApiError> {
+        self.trace_start_workers(count, device)
+    }
+
+    fn trace_steps(&self) -> Result<Vec<control::api::TraceStepEntry>, ApiError> {
+        self.trace_steps_workers()
     }
 }
 

@@ -90,6 +90,11 @@ pub enum Command {
     /// Remove what the request names, then send this worker's number and how many
     /// entries went.
     Flush(FlushRequest, Sender<(u16, u64)>),
+    /// Trace the next `.0` frames received on device `.1` (any if `None`), forgetting the
+    /// steps recorded before, then send this worker's number.
+    TraceStart(u32, Option<PortIdx>, Sender<u16>),
+    /// Send this worker's number and the steps its traced frames took.
+    TraceSteps(Sender<(u16, Vec<vrouter::pipeline::trace::TraceStep>)>),
 }
 
 /// A copy of a worker's state, for views.
@@ -451,6 +456,15 @@ impl Worker {
                     let removed = flush::flush(&mut self.dp, &req);
                     // The requester may have given up waiting; nothing to do then.
                     let _ = reply.send((self.id, removed));
+                }
+                Command::TraceStart(count, device, ack) => {
+                    self.dp.trace.start(count, device);
+                    // The requester may have given up waiting; nothing to do then.
+                    let _ = ack.send(self.id);
+                }
+                Command::TraceSteps(reply) => {
+                    // The requester may have given up waiting; nothing to do then.
+                    let _ = reply.send((self.id, self.dp.trace.steps.clone()));
                 }
             }
         }

@@ -27,6 +27,18 @@ pub trait DataPlane: Send + Sync {
     /// Removes what `flush` names in every worker; returns once all have, with how many
     /// entries went.
     fn flush(&self, flush: &Flush) -> Result<u64, ApiError>;
+
+    /// Starts tracing the next `count` frames each worker receives on `device` (any device
+    /// if `None`); returns how many workers trace.
+    fn trace_start(&self, count: u32, device: Option<&str>) -> Result<u16, ApiError> {
+        let _ = (count, device);
+        Err(ApiError::invalid("this data plane has no packet trace"))
+    }
+
+    /// The steps the workers' traced frames took since the last start, worker after worker.
+    fn trace_steps(&self) -> Result<Vec<crate::api::TraceStepEntry>, ApiError> {
+        Err(ApiError::invalid("this data plane has no packet trace"))
+    }
 }
 
 /// What a flush removes, in every worker.
@@ -56,6 +68,8 @@ pub struct ViewData {
     pub ports: Vec<(String, PortCounters)>,
     /// Drops by reason name, every reason included.
     pub drops: Vec<(&'static str, u64)>,
+    /// Per node of the data path's graph, by name, in dispatch order.
+    pub nodes: Vec<(&'static str, vrouter::stats::NodeCounters)>,
     /// The MAC table.
     pub macs: Vec<MacFlow>,
     /// The routers' routes.

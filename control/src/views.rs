@@ -5,7 +5,7 @@
 
 use crate::api::{
     Chain, ChainRule, DumpFlows, FlowTable, MacFlowInfo, Mbufs, Namespace, NeighbourInfo,
-    PortChains, PortStats, RouteInfo, SessionInfo, ShowText, Stats, TableId,
+    NodeStats, PortChains, PortStats, RouteInfo, SessionInfo, ShowText, Stats, TableId,
 };
 use crate::model::Topology;
 use crate::naming::{qdhcp_ns, qrouter_ns};
@@ -142,6 +142,17 @@ pub fn stats(d: &ViewData) -> Stats {
         sync_applied: d.steering.2,
         ports: ports.collect(),
         drops: counters(d.drops.iter().copied()),
+        nodes: d
+            .nodes
+            .iter()
+            .map(|(name, c)| NodeStats {
+                name: (*name).to_owned(),
+                calls: c.calls,
+                packets: c.packets,
+                cycles: c.cycles,
+                cycles_per_packet: c.cycles.checked_div(c.packets).unwrap_or(0),
+            })
+            .collect(),
         stages,
     }
 }

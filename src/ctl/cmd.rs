@@ -112,6 +112,9 @@ pub enum Command {
     /// Neighbour (ARP) entries: flush the learned ones.
     #[command(subcommand)]
     Neighbour(crate::conntrack::NeighbourCommand),
+    /// Packet trace through the data path's nodes: add N frames, then show their way.
+    #[command(subcommand)]
+    Trace(crate::trace::TraceCommand),
 }
 
 /// A resource by id or name.

@@ -204,7 +204,26 @@ fn stats(v: &Value) -> String {
         .map(|(reason, n)| vec![reason.clone(), n.to_string()])
         .collect();
     s.push_str(&table::boxed(&["drop reason", "packets"], &rows));
+    s.push_str(&nodes(v));
     s
+}
+
+/// The data path's nodes that ran, with their vectors, frames and cycles per frame.
+fn nodes(v: &Value) -> String {
+    let rows: Vec<Vec<String>> = items(v, "nodes")
+        .iter()
+        .filter(|n| num(n, "packets") > 0)
+        .map(|n| {
+            let cells = ["calls", "packets", "cycles_per_packet"].map(|k| num(n, k).to_string());
+            let mut row = vec![text(n, "name")];
+            row.extend(cells);
+            row
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    table::boxed(&["node", "vectors", "packets", "cycles/packet"], &rows)
 }
 
 /// The stage counter groups of `stats`, in the order they are printed.

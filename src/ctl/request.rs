@@ -346,6 +346,7 @@ impl Command {
             C::Capture(_) => return Err("capture streams frames; it is no single request".into()),
             C::Conntrack(c) => c.into_request(),
             C::Neighbour(c) => c.into_request(),
+            C::Trace(c) => c.into_request(),
         })
     }
 }

@@ -445,10 +445,27 @@ pub struct Stats {
     pub ports: Vec<PortStats>,
     /// Drops by reason, every reason included.
     pub drops: BTreeMap<String, u64>,
+    /// The nodes of the data path's graph, in dispatch order.
+    pub nodes: Vec<NodeStats>,
     /// The stages' counters by group (`router`, `security_groups`, `conntrack`, `dhcp`,
     /// `mac_table`, …), each a map of counter name to value.
     #[serde(flatten)]
     pub stages: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+/// One node of the data path: what it processed and the cycles it spent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NodeStats {
+    /// The node (`port-input`, `l2-switch`, `router`, …).
+    pub name: String,
+    /// Vectors (bursts) it processed.
+    pub calls: u64,
+    /// Frames it processed.
+    pub packets: u64,
+    /// Cycles it spent (the workers' TSC).
+    pub cycles: u64,
+    /// Cycles per frame, rounded down (0 before any frame).
+    pub cycles_per_packet: u64,
 }
 
 /// Packet buffers in use and in the pool.

@@ -5,7 +5,6 @@
 
 mod alloc;
 pub(crate) mod conntrack;
-pub(crate) mod trace;
 mod floatingip;
 mod network;
 mod peer;
@@ -14,6 +13,7 @@ mod resolve;
 mod router;
 mod security_group;
 mod subnet;
+pub(crate) mod trace;
 
 pub(crate) use network::pin_local_vlans;
 
