@@ -284,6 +284,11 @@ impl Net {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// The appliance's control socket.
+    pub fn socket(&self) -> &std::path::Path {
+        &self.socket
+    }
+
     /// `vrouterctl stats -f json`.
     pub fn stats(&self) -> serde_json::Value {
         serde_json::from_str(&self.ctl(&["stats", "-f", "json"])).expect("stats JSON")
