@@ -3,6 +3,9 @@
 //! published and persisted; the state file survives crashes; the socket server serves
 //! several clients at once, whatever one of them does.
 
+mod common;
+
+use common::TempDir;
 use control::api::{ErrorCode, Response};
 use control::server::{Server, ServerError, ServerOptions};
 use control::service::Service;
@@ -12,7 +15,7 @@ use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,26 +24,6 @@ const NET_A: &str = "7c22bbd9-166c-4610-9a3d-3b8b92c77518";
 const SUBNET_A: &str = "c37d8ed0-372e-4b24-9ba2-897c38c6ddbf";
 const VM002_PORT: &str = "1653ec91-ad7d-40d9-b777-f74aec697026";
 const ROUTER: &str = "680944ad-679c-4fe8-ae4b-258cd8ac337f";
-
-/// A directory of its own under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(what: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("vrctl-{what}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A data plane that compiles what it is given and counts it; it can be told to refuse.
 #[derive(Default)]

@@ -4,6 +4,9 @@
 //! an answer to another request, and every change is audited with the caller's uid and
 //! pid (SO_PEERCRED) over the real socket.
 
+mod common;
+
+use common::TempDir;
 use control::api::{self, ErrorCode, Op, Response, API_VERSION};
 use control::client::{Client, ClientError};
 use control::server::{Server, ServerOptions};
@@ -15,8 +18,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixListener;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,26 +26,6 @@ use std::time::{Duration, Instant};
 const SCHEMA_FILE: &str = "api-schema.json";
 /// Set to 1 to write the schema file instead of checking it.
 const WRITE_SCHEMA: &str = "VROUTER_WRITE_SCHEMA";
-
-/// A directory of its own under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(what: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let n = N.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!("vrapi-{what}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A data plane that compiles what it is given and holds no traffic state.
 struct CompilingPlane;

@@ -3,10 +3,12 @@
 //! gateway address, two floating IPs on one fixed IP, a state file that is a link to
 //! nothing; and the ids of security group rules loaded without one.
 
+mod common;
+
+use common::TempDir;
 use control::model::owner;
 use control::store::Store;
 use control::{load_str, LoadError, Topology};
-use std::path::PathBuf;
 
 const TENANT_A: &str = include_str!("../../configs/tenant-a.toml");
 const ORIGIN: &str = "configs/x.toml";
@@ -151,24 +153,6 @@ fn rules_without_ids_get_their_group_and_index() {
     let g = topo.security_groups.iter().find(|g| g.id == SG).unwrap();
     assert_eq!(g.rules[1].id.as_deref(), Some("icmp-in"));
     assert_eq!(g.rules[2].id.as_deref(), Some(&*format!("{SG}#2")));
-}
-
-/// A directory of its own under the temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(what: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("vr-edge-{what}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        TempDir(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[test]
