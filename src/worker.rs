@@ -409,14 +409,13 @@ impl Worker {
             self.dp.sync(&self.snap, event, now, &mut self.io);
         }
         let mut n = 0;
-        while n < HANDOFF_BUDGET {
-            let Ok((port, frame)) = self.frames_in.try_recv() else {
-                break;
-            };
-            self.dp
-                .rx_handed(&self.snap, port, frame, now, &mut self.io);
+        let frames_in = &self.frames_in;
+        let handed = std::iter::from_fn(|| {
+            let got = (n < HANDOFF_BUDGET).then(|| frames_in.try_recv().ok())??;
             n += 1;
-        }
+            Some(got)
+        });
+        self.dp.rx_handed(&self.snap, handed, now, &mut self.io);
         for event in self.dp.outbox.drain(..) {
             for peer in &self.sync_out {
                 // Unbounded: fails only when the peer has stopped, and then nobody needs it.

@@ -180,19 +180,20 @@ impl<F: Frame> Dataplane<F> {
         self.dispatch(snap, now, io);
     }
 
-    /// Runs the graph over a frame another worker received on `port` and handed to this
-    /// one, the owner of its flow (already counted as received there).
-    pub fn rx_handed<O: Io<F>>(
+    /// Runs the graph over frames other workers received (each on its device) and handed
+    /// to this one, the owner of their flows (already counted as received there).
+    pub fn rx_handed<I: IntoIterator<Item = (PortIdx, F)>, O: Io<F>>(
         &mut self,
         snap: &Snapshot,
-        port: PortIdx,
-        frame: F,
+        frames: I,
         now: Millis,
         io: &mut O,
     ) {
         let first = self.first_node();
-        self.graph
-            .push(first, graph::Meta::received(port, true), frame);
+        for (port, frame) in frames {
+            self.graph
+                .push(first, graph::Meta::received(port, true), frame);
+        }
         self.dispatch(snap, now, io);
     }
 

@@ -87,8 +87,7 @@ impl Pair {
                     assert_ne!(to, w, "a worker hands frames only to others");
                     self.dps[to].rx_handed(
                         &self.snap,
-                        port,
-                        VecFrame::new(&bytes),
+                        [(port, VecFrame::new(&bytes))],
                         1000,
                         &mut self.ios[to],
                     );
