@@ -38,6 +38,7 @@ from . import config  # noqa: E402
 from . import desired as dsr  # noqa: E402
 from . import reconcile  # noqa: E402
 from .control import Control, ControlError, Unreachable  # noqa: E402
+from .rpc_count import count_requests  # noqa: E402
 
 LOG = logging.getLogger(__name__)
 
@@ -76,6 +77,10 @@ class Agent:
                        "floating_ips": 0, "interfaces": 0, "ex_gw_ports": 0}
         self.stats = {"syncs": 0, "failed_syncs": 0, "control_requests": 0,
                       "control_changes": 0, "refused": 0}
+        # RPC requests sent to neutron-server, by method (heartbeats included).
+        self.rpc_requests = {}
+        for api in (self.l3, self.dhcp, self.l2, self.sg, self.state_rpc):
+            count_requests(api, self.rpc_requests)
         self.states = self._agent_states()
 
     # ---- heartbeats -----------------------------------------------------------------
@@ -277,9 +282,7 @@ class Agent:
         for gone in set(self.net_details) - wanted:
             del self.net_details[gone]
         view.endpoints = dict(self.endpoints)
-        devices = [p["id"] for info in view.network_info.values() for p in info.get("ports") or []
-                   if (p.get("device_owner") or "").startswith("compute:")
-                   and p.get("security_groups")]
+        devices = dsr.security_group_probes(view.network_info)
         view.sg_info = self.sg.security_group_info_for_devices(self.ctx, devices=devices) if devices else {}
         return view
 
@@ -289,12 +292,11 @@ class Agent:
         (dhcp_ready_on_ports), floating IPs ACTIVE (update_floatingip_statuses)."""
         bad = {args.get("id") or args.get("port") for _, args, _ in refused}
         up, dhcp_ready = [], []
+        served = dsr.served_port_ids(want)
         for net_id, info in view.network_info.items():
             for p in info.get("ports") or []:
                 pid = p["id"]
-                served = pid in want.ports or any(pid in r["interfaces"] for r in want.routers.values()) \
-                    or any(r["gateway"] and r["gateway"]["port_id"] == pid for r in want.routers.values())
-                if not served or pid in bad or p.get("status") == ACTIVE:
+                if pid not in served or pid in bad or p.get("status") == ACTIVE:
                     continue
                 rev = p.get("revision_number")
                 host = p.get("binding:host_id")
@@ -348,7 +350,8 @@ class Agent:
         path = os.path.join(self.conf.state_path, "vrouter-agent-status.json")
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
-            json.dump(dict(self.stats, counts=self.counts, pid=os.getpid()), f)
+            json.dump(dict(self.stats, counts=self.counts, rpc_requests=self.rpc_requests,
+                           pid=os.getpid()), f)
         os.replace(tmp, path)
 
     def sync_loop(self):

@@ -289,3 +289,28 @@ def compute(view):
 
     d.peers = {ip for host, ip in view.endpoints.items() if ip != view.local_ip}
     return d
+
+
+def security_group_probes(network_info):
+    """The VM ports to ask security_group_info_for_devices about: one per security group
+    of the VM ports in `network_info` (get_network_info answers by network id). Its answer
+    holds the rules of each group of the ports asked about, which is all compute() reads;
+    asking about every port would make neutron-server load and send each of them."""
+    probe = {}
+    for info in network_info.values():
+        for p in info.get("ports") or []:
+            if (p.get("device_owner") or "").startswith("compute:"):
+                for g in p.get("security_groups") or []:
+                    probe.setdefault(g, p["id"])
+    return sorted(set(probe.values()))
+
+
+def served_port_ids(want):
+    """The ids of every port the appliance serves in `want` (a Desired): its ports, the
+    routers' interfaces and gateways."""
+    ids = set(want.ports)
+    for r in want.routers.values():
+        ids.update(r["interfaces"])
+        if r["gateway"]:
+            ids.add(r["gateway"]["port_id"])
+    return ids
