@@ -156,8 +156,14 @@ fn router(s: &mut String, snap: &Snapshot, d: &Dump) {
     let r = &d.stats.router;
     let _ = writeln!(
         s,
-        "== routers (received {} forwarded {} echo_replies {} icmp_errors {} fragments {} garps {})",
-        r.received, r.forwarded, r.echo_replies, r.icmp_errors, r.fragments, r.garps
+        "== routers (received {} forwarded {} (cached egress {}) echo_replies {} icmp_errors {} fragments {} garps {})",
+        r.received,
+        r.forwarded,
+        r.forwarded_cached,
+        r.echo_replies,
+        r.icmp_errors,
+        r.fragments,
+        r.garps
     );
     for rc in &snap.routers {
         let _ = writeln!(s, " qrouter-{} {}", rc.id, rc.name);

@@ -199,6 +199,7 @@ merge_fields!(PortCounters {
 merge_fields!(RouterStats {
     received,
     forwarded,
+    forwarded_cached,
     echo_replies,
     icmp_errors,
     icmp_rate_limited,
@@ -297,6 +298,8 @@ pub struct RouterStats {
     pub received: u64,
     /// Packets routed on.
     pub forwarded: u64,
+    /// Of those, packets of established flows sent by their session's cached egress.
+    pub forwarded_cached: u64,
     /// Echo replies sent for router addresses.
     pub echo_replies: u64,
     /// ICMP errors sent.

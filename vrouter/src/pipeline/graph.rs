@@ -116,6 +116,11 @@ pub(super) struct Meta {
     pub primary: bool,
     /// Its number in the worker's trace; 0 when it is not traced.
     pub trace: u32,
+    /// A routed frame of an established session: the adjacency slot + 1 the node that
+    /// sends it records its egress in, at generation `egress_gen` (0: none).
+    pub egress: u32,
+    /// The forwarding generation the router resolved the frame at.
+    pub egress_gen: u32,
     fresh_len: u8,
     fresh: [SessionId; FRESH_MAX],
 }
@@ -132,6 +137,8 @@ impl Meta {
             handed,
             primary: true,
             trace: 0,
+            egress: 0,
+            egress_gen: 0,
             fresh_len: 0,
             fresh: [SessionId { idx: 0, serial: 0 }; FRESH_MAX],
         }
@@ -152,6 +159,7 @@ impl Meta {
         Meta {
             to,
             primary: false,
+            egress: 0,
             fresh_len: 0,
             ..*self
         }

@@ -8,8 +8,9 @@
 //! L2 rewrite towards the next hop → the egress network's L2 stage.
 
 use super::graph::{Ctx, Edge, Meta, Node, Step};
-use super::{fragments, icmp, martian, nat, Dataplane, Io, SyncEvent};
+use super::{egress, fragments, icmp, martian, nat, Dataplane, Io, SyncEvent};
 use crate::frame::Frame;
+use crate::state::adjacency;
 use crate::state::fragments::Verdict;
 use crate::state::{FlowKey, Millis};
 use crate::stats::DropReason;
@@ -183,6 +184,11 @@ pub(super) fn node<F: Frame, O: Io<F>>(
             nat::plan_new(r, in_rp, &m)
         }
     };
+    if let nat::Plan::Existing(idx, dir) = plan {
+        if let Some(slot) = egress::cached(dp, idx, dir, &m) {
+            return egress::send(dp, cx, &m, (idx, dir), slot, frame);
+        }
+    }
     let target = nat::target(dp, &plan, &m);
     let Some((out_rp, next_hop)) = r.lookup(target.dst) else {
         return Err(icmp::error(
@@ -224,6 +230,16 @@ pub(super) fn node<F: Frame, O: Io<F>>(
     nat::rewrite(frame.data_mut(), &m, &target);
     decrement_ttl(frame.data_mut());
     dp.stats.router.forwarded += 1;
+    if let nat::Plan::Existing(idx, dir) = plan {
+        if !too_big && first.is_none() && m.frag & 0x3fff == 0 {
+            let key = adjacency::Key {
+                router: router as u16,
+                port: out_rp as u16,
+                next_hop,
+            };
+            egress::link(dp, meta, key, out.mtu, (idx, dir));
+        }
+    }
     let hop = NextHop {
         r,
         out_rp,

@@ -11,6 +11,7 @@ mod acl;
 mod arp_guard;
 mod classify;
 mod dhcp;
+mod egress;
 mod fragment;
 mod fragment_steer;
 mod fragments;
@@ -32,7 +33,7 @@ pub use graph::Node;
 pub use sync::SyncEvent;
 
 use crate::frame::Frame;
-use crate::state::{Conntrack, MacTable, Millis, Neighbours};
+use crate::state::{Adjacencies, Conntrack, MacTable, Millis, Neighbours};
 use crate::stats::{DropReason, Stats};
 use crate::tables::{NetIdx, PortIdx, Snapshot};
 
@@ -70,6 +71,8 @@ pub struct Dataplane<F> {
     pub router_neigh: Neighbours<(NetIdx, F)>,
     /// Connections of the routers (NAT sessions).
     pub conntrack: Conntrack,
+    /// Resolved egresses of established routed flows ([`egress`]).
+    pub adjacencies: Adjacencies,
     /// Datagrams whose later fragments follow their first, with those waiting for it.
     pub fragments: crate::state::Fragments<fragments::HeldFragment<F>>,
     /// With several workers: where datagrams' first fragments went, with later ones waiting.
@@ -115,6 +118,7 @@ impl<F: Frame> Dataplane<F> {
             underlay_neigh: Neighbours::default(),
             router_neigh: Neighbours::default(),
             conntrack: Conntrack::with_limits(snap.conntrack.capacity, snap.conntrack.zone_limit),
+            adjacencies: Adjacencies::default(),
             fragments: crate::state::Fragments::new(),
             steered: fragment_steer::table(),
             announced: Vec::new(),
@@ -137,6 +141,7 @@ impl<F: Frame> Dataplane<F> {
 
     /// Adapts the state to a newly published snapshot (static MACs, vanished ports).
     pub fn apply(&mut self, snap: &Snapshot, now: Millis) {
+        self.adjacencies.clear();
         self.mac.apply(snap, now);
         self.conntrack
             .set_limits(snap.conntrack.capacity, snap.conntrack.zone_limit);

@@ -2,7 +2,7 @@
 //! the hand-off to the device.
 
 use super::graph::{Ctx, Edge, Meta, Step};
-use super::{acl, Dataplane, Io};
+use super::{acl, egress, Dataplane, Io};
 use crate::frame::Frame;
 use crate::stats::DropReason;
 use crate::tables::Dest;
@@ -21,11 +21,18 @@ pub(super) fn node<F: Frame, O: Io<F>>(
         return Err(DropReason::PortUnused);
     };
     let net = cx.snap.network(meta.net).ok_or(DropReason::PortUnused)?;
-    if let Some(a) = cx.snap.acl(port) {
+    let filtered = cx.snap.acl(port);
+    if let Some(a) = filtered {
         acl::filter(dp, a, port, acl::Way::Ingress, &frame, cx.now)?;
     }
+    let mut header = ethernet::HEADER_LEN;
     if let Some(vid) = net.tag_on(port).ok_or(DropReason::PortUnused)? {
         push_vlan(&mut frame, vid)?;
+        header += vlan::HEADER_LEN;
+    }
+    // Security groups track their own connections: only unfiltered ports are cached.
+    if meta.egress != 0 && filtered.is_none() {
+        egress::record_port(dp, meta, port, &frame.data()[..header]);
     }
     cx.io.send(port, frame);
     Ok(Edge::Done)

@@ -543,3 +543,39 @@ fn a_traced_packet_shows_its_nodes_and_its_translation() {
         steps[4].decode
     );
 }
+
+#[test]
+fn established_flows_take_the_cached_egress_with_the_slow_paths_bytes() {
+    let mut r = Rig::new();
+    let out_frame = packet(
+        QR,
+        VM1,
+        VM1_IP,
+        REMOTE,
+        64,
+        0x4000,
+        17,
+        &udp(5000, 53, b"q"),
+    );
+    let out_want = packet(UP, QG, GW_IP, REMOTE, 63, 0x4000, 17, &udp(5000, 53, b"q"));
+    let back_frame = packet(QG, UP, REMOTE, GW_IP, 60, 0, 17, &udp(53, 5000, b"a"));
+    let back_want = packet(VM1, QR, REMOTE, VM1_IP, 59, 0, 17, &udp(53, 5000, b"a"));
+    for _ in 0..6 {
+        assert_eq!(r.rx(VM, &out_frame), vec![(EXT, out_want.clone())]);
+    }
+    for _ in 0..6 {
+        assert_eq!(r.rx(EXT, &back_frame), vec![(VM, back_want.clone())]);
+    }
+    // Out: the first packet creates the session, the second resolves its egress, four
+    // take it; back: the first resolves, five take it.
+    assert_eq!(r.dp.stats.router.forwarded, 12);
+    assert_eq!(r.dp.stats.router.forwarded_cached, 9);
+    // The upstream gateway's MAC changes: the next packet goes to the new MAC.
+    const UP2: [u8; 6] = [0x52, 0x54, 0x00, 0x01, 0x02, 0xfe];
+    r.rx(EXT, &arp_reply(UP2, UP_IP, QG, GW_IP));
+    let moved = packet(UP2, QG, GW_IP, REMOTE, 63, 0x4000, 17, &udp(5000, 53, b"q"));
+    for _ in 0..3 {
+        assert_eq!(r.rx(VM, &out_frame), vec![(EXT, moved.clone())]);
+    }
+    assert_eq!(r.dp.stats.router.forwarded_cached, 11);
+}

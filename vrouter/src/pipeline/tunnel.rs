@@ -226,6 +226,10 @@ pub(super) fn encap_node<F: Frame, O: Io<F>>(
     .emit(&mut d[gre_at..]);
     dp.stats.gre_encap += 1;
     if mac.is_some() {
+        if meta.egress != 0 {
+            let header = &frame.data()[..ENCAP_LEN + ethernet::HEADER_LEN];
+            super::egress::record_gre(dp, meta, u.port, header);
+        }
         cx.io.send(u.port, frame);
         return Ok(Edge::Done);
     }

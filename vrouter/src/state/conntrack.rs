@@ -111,6 +111,8 @@ pub struct Session {
     pub mark: u8,
     /// TCP sequence tracking per direction (filled only where validity is checked).
     pub window: [TcpWindow; 2],
+    /// The resolved egress of a router session per direction (see [`super::adjacency`]).
+    pub egress: [super::adjacency::Link; 2],
 }
 
 impl Session {
@@ -390,6 +392,7 @@ impl Conntrack {
             bytes: [0; 2],
             mark: 0,
             window: [TcpWindow::default(); 2],
+            egress: [super::adjacency::Link::default(); 2],
         };
         let idx = match self.free.pop() {
             Some(i) => {

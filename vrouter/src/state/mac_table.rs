@@ -206,6 +206,8 @@ pub struct MacTable {
     /// [`MacTable::apply`]).
     recent: Box<[Recent; RECENT_SLOTS]>,
     conf: MacTableConf,
+    /// Changes that can alter where a frame goes (moves, removals, a new snapshot).
+    generation: u32,
     /// Event counters.
     pub stats: MacTableStats,
 }
@@ -218,8 +220,16 @@ impl MacTable {
             counters: Counters::with_capacity(conf.capacity),
             recent: Box::new([EMPTY; RECENT_SLOTS]),
             conf,
+            generation: 0,
             stats: MacTableStats::default(),
         }
+    }
+
+    /// Changes so far that can alter where a frame goes: an entry moved or went away, or a
+    /// snapshot applied (a new entry changes nothing that was resolved: it was flooded).
+    #[inline]
+    pub fn generation(&self) -> u32 {
+        self.generation
     }
 
     /// Number of entries.
@@ -276,6 +286,7 @@ impl MacTable {
                 e.dest = from;
                 e.last_seen = now;
                 self.stats.moved += 1;
+                self.generation = self.generation.wrapping_add(1);
                 (Learn::Moved, now)
             }
             None if len >= self.conf.capacity => {
@@ -305,6 +316,18 @@ impl MacTable {
         let e = self.map.get(&key(net, mac))?;
         self.counters.add(e.counters, bytes);
         Some(e.dest)
+    }
+
+    /// The counter slot of the entry for `mac` on `net`, for [`MacTable::count`].
+    pub fn counter_slot(&self, net: NetIdx, mac: Mac) -> Option<u32> {
+        self.map.get(&key(net, mac)).map(|e| e.counters)
+    }
+
+    /// Counts a frame of `bytes` towards counter slot `slot`, which the caller took from
+    /// [`MacTable::counter_slot`] at the current [`MacTable::generation`].
+    #[inline]
+    pub fn count(&mut self, slot: u32, bytes: usize) {
+        self.counters.add(slot, bytes);
     }
 
     /// The entry for `mac` on `net` with its counters, without counting.
@@ -339,6 +362,9 @@ impl MacTable {
         });
         let aged = before - self.map.len();
         self.stats.aged += aged as u64;
+        if aged > 0 {
+            self.generation = self.generation.wrapping_add(1);
+        }
         aged
     }
 
@@ -347,6 +373,7 @@ impl MacTable {
     pub fn apply(&mut self, snap: &Snapshot, now: Millis) {
         self.conf = snap.mac;
         self.recent.fill(EMPTY);
+        self.generation = self.generation.wrapping_add(1);
         let wanted: hashbrown::HashSet<(u64, Dest)> = snap
             .static_macs
             .iter()

@@ -1,12 +1,14 @@
 //! State the data plane owns and mutates. Each worker owns one instance of every table here;
 //! nothing in this module is shared between threads or locked.
 
+pub mod adjacency;
 pub mod conntrack;
 pub mod fragments;
 pub mod leases;
 pub mod mac_table;
 pub mod neighbours;
 
+pub use adjacency::Adjacencies;
 pub use conntrack::{Conntrack, Dir, FlowKey, Session};
 pub use fragments::Fragments;
 pub use leases::Leases;

@@ -97,6 +97,8 @@ pub struct Neighbours<F> {
     /// Unresolved entries (address, seq), oldest first.
     unresolved: VecDeque<(u32, u32)>,
     next_seq: u32,
+    /// Changes of a resolved address: set, changed or gone.
+    generation: u32,
     /// Event counters.
     pub stats: NeighbourStats,
 }
@@ -109,12 +111,25 @@ impl<F> Default for Neighbours<F> {
             clock: VecDeque::with_capacity(MAX_ENTRIES),
             unresolved: VecDeque::with_capacity(MAX_PENDING),
             next_seq: 0,
+            generation: 0,
             stats: NeighbourStats::default(),
         }
     }
 }
 
 impl<F> Neighbours<F> {
+    /// Changes so far of resolved addresses (a MAC set, changed or gone): what a resolution
+    /// made earlier depends on.
+    #[inline]
+    pub fn generation(&self) -> u32 {
+        self.generation
+    }
+
+    /// Counts a change of a resolved address.
+    fn changed(&mut self) {
+        self.generation = self.generation.wrapping_add(1);
+    }
+
     /// The MAC address of `ip`, if resolved.
     #[inline]
     pub fn lookup(&self, ip: u32) -> Option<Mac> {
@@ -205,10 +220,15 @@ impl<F> Neighbours<F> {
                 if n.mac.is_none() {
                     self.pending -= 1;
                 }
+                let moved = n.mac != Some(mac);
                 n.mac = Some(mac);
                 n.updated = now;
                 n.requests = 0;
-                std::mem::take(&mut n.held)
+                let held = std::mem::take(&mut n.held);
+                if moved {
+                    self.changed();
+                }
+                held
             }
             None => {
                 if create && (self.map.len() < MAX_ENTRIES || self.evict_learned()) {
@@ -265,6 +285,7 @@ impl<F> Neighbours<F> {
             }
             self.map.remove(&ip);
             self.stats.evicted += 1;
+            self.changed();
             return true;
         }
         false
@@ -304,6 +325,7 @@ impl<F> Neighbours<F> {
             expired: Vec::new(),
         };
         let mut gone_pending = 0;
+        let mut gone_resolved = false;
         self.map.retain(|&ip, n| {
             if n.is_static {
                 return true;
@@ -324,11 +346,15 @@ impl<F> Neighbours<F> {
             if unresolved || age >= EXPIRE_MS {
                 out.expired.append(&mut n.held);
                 gone_pending += unresolved as usize;
+                gone_resolved |= !unresolved;
                 return false;
             }
             true
         });
         self.pending -= gone_pending;
+        if gone_resolved {
+            self.changed();
+        }
         out
     }
 
@@ -337,6 +363,7 @@ impl<F> Neighbours<F> {
     /// reach a port the model knows). Returns frames that were waiting for an address that
     /// is now static, for the caller to drop and count.
     pub fn set_static(&mut self, entries: &[(u32, Mac)], now: Millis) -> Vec<F> {
+        self.changed();
         self.map.retain(|_, n| !n.is_static);
         let mut released = Vec::new();
         for &(ip, mac) in entries {
@@ -373,7 +400,11 @@ impl<F> Neighbours<F> {
         let before = self.map.len();
         self.map
             .retain(|&ip, n| n.is_static || n.mac.is_none() || !doomed(ip));
-        before - self.map.len()
+        let gone = before - self.map.len();
+        if gone > 0 {
+            self.changed();
+        }
+        gone
     }
 }
 
