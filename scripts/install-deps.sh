@@ -14,11 +14,12 @@ packages=(
     openvswitch-switch-dpdk
     prometheus
 )
-# The Neutron control plane that tests/e2e_neutron.rs drives the agent with (installed
-# without recommends: these are enough, and the services are started by the test).
+# The Neutron control plane that tests/e2e_neutron.rs drives the agent with, and Neutron's
+# Open vSwitch agent that programs its compute node (installed without recommends: these
+# are enough, and the services are started by the test).
 neutron_packages=(
     mariadb-server rabbitmq-server neutron-server python3-neutron python3-neutron-lib
-    python3-openstackclient python3-pymysql
+    python3-openstackclient python3-pymysql neutron-openvswitch-agent
 )
 
 # cargo-deb builds the Debian package (make deb, tests/e2e_deb.rs): from crates.io, once
