@@ -10,7 +10,9 @@ GRE tunnel to the appliance from what neutron-server tells it. The test creates 
 an operator and Nova create: br-phy with the underlay address 10.0.1.31 (the agent's
 local_ip) and its DPDK port, the seed's topology with the `openstack` CLI, and the VM's
 port on br-int (`tap` + 11 characters of the port id, external_ids iface-id,
-attached-mac, iface-status, vm-uuid) whose other end is the VM, a namespace.
+attached-mac, iface-status, vm-uuid) whose other end is the VM, a namespace. ML2 binds
+that port as `vhostuser` (an OVS-DPDK host); a namespace cannot open a vhost-user socket,
+so the VM's port is a veth, a system port of the netdev datapath.
 
 ```text
  vm (vm002, 10.0.0.9 by DHCP)                                       upstream (10.1.101.254)
@@ -23,15 +25,19 @@ attached-mac, iface-status, vm-uuid) whose other end is the VM, a namespace.
 
 The agent in c1 reaches RabbitMQ (on the test's loopback) through a relay listening on
 c1's loopback: compute1's management network. The security groups of the VM's port are
-enforced by the appliance (its agent programs them from security_group_info_for_devices),
-so compute1's agent runs `firewall_driver = noop`; its `openvswitch` driver would filter
-the same rules a second time, with OVS's userspace conntrack, on this shared machine.
+enforced where the VM runs, as in any Neutron deployment: the appliance filters only its
+own locally bound ports, so compute1's agent runs `firewall_driver = openvswitch` (flows
+with `ct()` on br-int, OVS's userspace conntrack in the netdev datapath); `noop` would
+leave the VM open to anything that reaches it.
 
 Checks: the OVS agent of compute1 alive; the VM's port bound to compute1 and ACTIVE
-(`openstack port show`, set by that agent's update_device_list); the VM gets 10.0.0.9,
+(`openstack port show`, set by that agent's update_device_list), with a local VLAN on
+br-int, the agent's GRE port to 10.0.1.21, and the appliance's port bound to compute1's
+endpoint (tunnel_sync); the VM gets 10.0.0.9,
 MTU 1458 and its gateway from the appliance's DHCP through br-int, br-tun and GRE; it is
-reached from upstream at its floating IP (ACTIVE in `openstack floating ip show`); once
-the floating IP is disassociated, upstream sees its pings from the router's gateway
+not reached from upstream at its floating IP (ACTIVE in `openstack floating ip show`)
+until `openstack security group rule create` allows ICMP in, and then within seconds;
+once the floating IP is disassociated, upstream sees its pings from the router's gateway
 address (SNAT).
 
 Run as root: VROUTER=target/release/vrouter VROUTERCTL=target/release/vrouterctl
@@ -324,7 +330,8 @@ of_listen_address = 127.0.0.1
 bridge_mappings =
 
 [securitygroup]
-firewall_driver = noop
+enable_security_group = true
+firewall_driver = openvswitch
 """)
         out = open(self.path("ovs-agent.log"), "a")
         # `ip netns exec` execs the agent: the pid is the agent's.
@@ -477,12 +484,23 @@ def scenario(env, c1):
                == "ACTIVE", 30)
     fip = env.openstack("floating", "ip", "show", ids["fip"])
     assert fip["status"] == "ACTIVE" and fip["port_id"] == ids["vm"], fip
+    # The default group lets in only its own members: compute1's firewall drops upstream's
+    # pings until a rule allows ICMP in.
+    ok, out = ping(env.upstream, FLOATING_IP, 2)
+    assert not ok and " 0 received" in out, f"the default group should keep upstream out:\n{out}"
+    sg = vm["security_group_ids"][0]
+    env.openstack("security", "group", "rule", "create", "--ingress", "--protocol", "icmp",
+                  "--remote-ip", "0.0.0.0/0", sg)
+    t = time.monotonic()
+    wait_until(f"upstream reaching the VM at {FLOATING_IP}", lambda: ping(env.upstream, FLOATING_IP, 1)[0], 30, 0.1)
+    opened = time.monotonic() - t
     cap = capture(c1.vm, c1.vm_if, f"icmp[icmptype] == icmp-echo and src {UPSTREAM_IP} and dst {VM_IP}")
     ok, out = ping(env.upstream, FLOATING_IP)
     seen = captured(cap)
     assert ok, f"upstream should reach the VM at {FLOATING_IP}:\n{out}"
     assert f"{UPSTREAM_IP} > {VM_IP}: ICMP echo request" in seen, seen
-    log(f"PASS: floating IP ACTIVE; upstream -> {FLOATING_IP} -> the VM ({VM_IP})")
+    log(f"PASS: floating IP ACTIVE; upstream -> {FLOATING_IP} -> the VM ({VM_IP}), "
+        f"{opened:.1f} s after the ICMP rule was created")
 
     gw_ip = [x["ip_address"] for r in env.ctl("router-list") if r["id"] == ids["router"]
              for x in r["external_gateway_info"]["external_fixed_ips"]][0]
