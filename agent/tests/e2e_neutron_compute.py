@@ -409,19 +409,14 @@ def captured(p, timeout=15):
     return out
 
 
-def ping(ns, addr, count=3):
-    p = subprocess.run(["ip", "netns", "exec", ns, "ping", "-c", str(count), "-i", "0.2", "-W", "2", addr],
-                       capture_output=True, text=True)
+def ping(ns, addr, count=3, deadline=10):
+    """`count` pings 0.2 s apart: (all answered within `deadline` s, the output). A deadline,
+    not ping's per-reply wait, which after a first reply is two round trips only: on this
+    shared machine the appliance's worker and OVS's PMD thread, both polling, are at times
+    descheduled for a few hundred milliseconds (a delay, not a loss)."""
+    p = subprocess.run(["ip", "netns", "exec", ns, "ping", "-c", str(count), "-i", "0.2", "-w", str(deadline),
+                        addr], capture_output=True, text=True)
     return p.returncode == 0 and " 0% packet loss" in p.stdout, p.stdout
-
-
-def settled(env, what):
-    """Waits for a reconciliation of the appliance's agent that starts after now and
-    changes nothing: the appliance holds everything Neutron said so far. The strict ping
-    checks run then, not while the appliance applies a change (see the README's limits)."""
-    since = time.time()
-    wait_until(f"the appliance settled after {what}", lambda: env.agent_stats().get("last_sync_at", 0) > since
-               and env.agent_stats().get("last_sync_changes") == 0, 30)
 
 
 def compute_agent_alive(env):
@@ -495,18 +490,18 @@ def scenario(env, c1):
     assert fip["status"] == "ACTIVE" and fip["port_id"] == ids["vm"], fip
     # The default group lets in only its own members: compute1's firewall drops upstream's
     # pings until a rule allows ICMP in.
-    ok, out = ping(env.upstream, FLOATING_IP, 2)
+    ok, out = ping(env.upstream, FLOATING_IP, 2, 2)
     assert not ok and " 0 received" in out, f"the default group should keep upstream out:\n{out}"
     sg = vm["security_group_ids"][0]
     t = time.monotonic()
     env.openstack("security", "group", "rule", "create", "--ingress", "--protocol", "icmp",
                   "--remote-ip", "0.0.0.0/0", sg)
     cli = time.monotonic() - t
-    wait_until(f"upstream reaching the VM at {FLOATING_IP}", lambda: ping(env.upstream, FLOATING_IP, 1)[0], 30, 0.1)
+    wait_until(f"upstream reaching the VM at {FLOATING_IP}", lambda: ping(env.upstream, FLOATING_IP, 1, 1)[0], 30,
+               0.1)
     opened = time.monotonic() - t
     wait_until("the ICMP rule in the appliance too", lambda: any(
         r["security_group_id"] == sg and r.get("protocol") == "icmp" for r in env.ctl("security-group-rule-list")), 30)
-    settled(env, "the ICMP rule")
     cap = capture(c1.vm, c1.vm_if, f"icmp[icmptype] == icmp-echo and src {UPSTREAM_IP} and dst {VM_IP}")
     ok, out = ping(env.upstream, FLOATING_IP)
     seen = captured(cap)
@@ -520,7 +515,6 @@ def scenario(env, c1):
     env.openstack("floating", "ip", "unset", "--port", ids["fip"], fmt=False)
     wait_until("the floating IP disassociated in the appliance",
                lambda: not any(f["id"] == ids["fip"] and f.get("port_id") for f in env.ctl("floatingip-list")), 20)
-    settled(env, "the floating IP's removal")
     cap = capture(env.upstream, env.eth2, f"icmp[icmptype] == icmp-echo and dst {UPSTREAM_IP}")
     ok, out = ping(c1.vm, UPSTREAM_IP)
     seen = captured(cap)
