@@ -1,7 +1,7 @@
 # Entry points of the vrouter appliance. `make test` is what CI runs (.ci/run).
 CARGO ?= cargo
 
-.PHONY: deps build test demo bench lint fuzz soak deb
+.PHONY: deps build test demo bench bench-neutron lint fuzz soak deb
 
 # System packages: DPDK, libclang for bindgen, and the clients of the end-to-end tests.
 deps:
@@ -40,6 +40,12 @@ demo: deps build
 BENCH_RUNS ?=
 bench: deps
 	./benches/run.sh $(BENCH_RUNS)
+
+# The agent's scale benchmark against a real neutron-server (ROUTERS, NETWORKS, PORTS; by
+# default 100, 200, 2000): ~40 min on 2 vCPUs.
+bench-neutron: deps
+	$(CARGO) build --release --bins
+	./benches/neutron_scale.py
 
 lint:
 	$(CARGO) fmt --all --check

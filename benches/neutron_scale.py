@@ -7,10 +7,12 @@ agent/tests/e2e_neutron.py does), then creates ROUTERS routers, NETWORKS network
 Ext-Net) and PORTS VM ports (unbound: ML2 takes ~0.7 s more per port whose binding to a
 host without an agent fails) through Neutron's API (bulk requests), and prints: the time
 Neutron took, the time until the appliance had converged (everything present and a
-reconciliation that changed nothing), the agent's CPU time and peak memory, and the number
-of control requests it made.
+reconciliation that changed nothing), the agent's CPU time and peak memory, the number
+of control requests it made and of RPC requests it sent to neutron-server, what the
+appliance holds, and the load of the machine, as one result block.
 
-    sudo benches/neutron_scale.py                    # 100 routers, 200 networks, 2000 ports
+    sudo make bench-neutron                          # 100 routers, 200 networks, 2000 ports
+    sudo benches/neutron_scale.py                    # the same
     sudo ROUTERS=10 NETWORKS=20 PORTS=200 benches/neutron_scale.py
 Needs the release binaries (cargo build --release) and the packages of
 scripts/install-deps.sh.
@@ -68,6 +70,11 @@ def proc_usage(pid):
             if line.startswith("VmHWM:"):
                 hwm = int(line.split()[1]) / 1024
     return cpu, hwm
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
 
 
 def create_topology(env, ext_id):
@@ -141,6 +148,8 @@ def main():
         e2e.wait_until("a first sync", lambda: env.agent_stats().get("syncs"), 60)
         base = env.agent_stats()
         cpu0, _ = proc_usage(env.agent.pid)
+        vr_cpu0, _ = proc_usage(env.vrouter.pid)
+        load_before = loadavg()
         t0 = time.monotonic()
         create_topology(env, ext_id)
         t_created = time.monotonic() - t0
@@ -151,6 +160,13 @@ def main():
         t_conv = time.monotonic() - t0
         cpu1, hwm = proc_usage(env.agent.pid)
         vr_cpu, vr_hwm = proc_usage(env.vrouter.pid)
+        rpc = {m: n - (base.get("rpc_requests") or {}).get(m, 0) for m, n in st["rpc_requests"].items()}
+        top = sorted(((n, m) for m, n in rpc.items() if n), reverse=True)
+        phases = ", ".join(f"{what} {st.get(key, 0) - base.get(key, 0):.0f} s" for what, key in (
+            ("fetching from Neutron", "fetch_seconds"), ("reading and changing the appliance", "appliance_seconds"),
+            ("reporting to Neutron", "report_seconds")))
+        print(f"\n==== neutron_scale result ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+              f"{os.cpu_count()} CPUs, load average {load_before} before, {loadavg()} after) ====")
         print("| what | value |\n|---|---|")
         rows = [
             ("resources in Neutron", f"{ROUTERS} routers, {NETWORKS} networks (+ Ext-Net), {PORTS} VM ports"),
@@ -161,14 +177,18 @@ def main():
             ("agent CPU time during the run", f"{cpu1 - cpu0:.1f} s"),
             ("agent peak RSS", f"{hwm:.0f} MiB"),
             ("agent reconciliations", f"{st['syncs'] - base['syncs']}"),
+            ("agent time in its reconciliations", phases),
             ("last full reconciliation (no change)", f"{st['last_sync_seconds']:.2f} s"),
             ("control requests (of which changes)",
              f"{st['control_requests'] - base['control_requests']} "
              f"({st['control_changes'] - base['control_changes']})"),
-            ("appliance CPU time, peak RSS", f"{vr_cpu:.1f} s, {vr_hwm:.0f} MiB"),
+            ("RPC requests to neutron-server (heartbeats included)",
+             f"{sum(rpc.values())}: " + ", ".join(f"{m} {n}" for n, m in top)),
+            ("appliance CPU time during the run, peak RSS", f"{vr_cpu - vr_cpu0:.1f} s, {vr_hwm:.0f} MiB"),
         ]
         for k, v in rows:
             print(f"| {k} | {v} |")
+        print("==== end of result ====", flush=True)
     finally:
         env.close()
 
