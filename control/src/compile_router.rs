@@ -9,7 +9,33 @@ use vrouter::tables::{LocalIf, LocalKind, NetIdx};
 
 /// The compiled routers, in model order (the index [`LocalKind::Router`] names).
 pub(crate) fn routers(topo: &Topology, tags: &HashMap<&str, NetIdx>) -> Vec<RouterConf> {
-    topo.routers.iter().map(|r| router(topo, tags, r)).collect()
+    let hosts = hosts(topo);
+    topo.routers
+        .iter()
+        .map(|r| router(topo, tags, r, &hosts))
+        .collect()
+}
+
+/// The addresses and MAC of a port that is not the appliance's own, parsed once per
+/// compile (every router looks for its neighbours among them).
+struct Host {
+    ips: Vec<u32>,
+    mac: Option<vrouter::Mac>,
+}
+
+/// Every port that is not the appliance's own, in model order.
+fn hosts(topo: &Topology) -> Vec<Host> {
+    let ports = topo.ports.iter().filter(|p| !p.is_network_owned());
+    ports
+        .map(|p| Host {
+            ips: p
+                .fixed_ips
+                .iter()
+                .filter_map(|f| ip(&f.ip_address))
+                .collect(),
+            mac: parse_mac(&p.mac_address),
+        })
+        .collect()
 }
 
 /// A port of router `r` and the CIDR of its subnet.
@@ -47,8 +73,8 @@ fn ports_of<'a>(topo: &'a Topology, r: &'a Router) -> impl Iterator<Item = &'a P
     })
 }
 
-/// One router.
-fn router(topo: &Topology, tags: &HashMap<&str, NetIdx>, r: &Router) -> RouterConf {
+/// One router; `hosts` are the ports it may have as neighbours.
+fn router(topo: &Topology, tags: &HashMap<&str, NetIdx>, r: &Router, hosts: &[Host]) -> RouterConf {
     let mut conf = RouterConf {
         id: r.id.clone(),
         name: r.name.clone(),
@@ -104,7 +130,7 @@ fn router(topo: &Topology, tags: &HashMap<&str, NetIdx>, r: &Router) -> RouterCo
         }
     }
     conf.sort_routes();
-    conf.neighbours = known_neighbours(topo, &conf);
+    conf.neighbours = known_neighbours(topo, &conf, hosts);
     for (floating, fixed) in floating_ips(topo, r) {
         conf.fixed_of.insert(floating, fixed);
         conf.floating_of.insert(fixed, floating);
@@ -114,8 +140,15 @@ fn router(topo: &Topology, tags: &HashMap<&str, NetIdx>, r: &Router) -> RouterCo
 
 /// Fixed IPs and MACs of the ports (not the appliance's own) on the router's networks,
 /// then the static `[[neighbour]]` entries on those networks.
-fn known_neighbours(topo: &Topology, conf: &RouterConf) -> Vec<(u32, vrouter::Mac)> {
-    let mut known = port_neighbours(topo, conf);
+fn known_neighbours(
+    topo: &Topology,
+    conf: &RouterConf,
+    hosts: &[Host],
+) -> Vec<(u32, vrouter::Mac)> {
+    let mut known = port_neighbours(conf, hosts);
+    if topo.neighbours.is_empty() {
+        return known;
+    }
     let nets: Vec<&str> = topo
         .ports
         .iter()
@@ -132,27 +165,18 @@ fn known_neighbours(topo: &Topology, conf: &RouterConf) -> Vec<(u32, vrouter::Ma
 }
 
 /// Fixed IPs and MACs of the ports (not the appliance's own) on the router's networks.
-fn port_neighbours(topo: &Topology, conf: &RouterConf) -> Vec<(u32, vrouter::Mac)> {
-    let on_router = |p: &&Port| {
-        !p.is_network_owned()
-            && conf.ports.iter().any(|rp| {
-                p.fixed_ips.iter().any(|f| {
-                    ip(&f.ip_address).is_some_and(|a| {
-                        let m = vrouter::tables::router::mask(rp.prefix_len);
-                        a & m == rp.ip & m
-                    })
-                })
-            })
+fn port_neighbours(conf: &RouterConf, hosts: &[Host]) -> Vec<(u32, vrouter::Mac)> {
+    let on_router = |h: &&Host| {
+        conf.ports.iter().any(|rp| {
+            let m = vrouter::tables::router::mask(rp.prefix_len);
+            h.ips.iter().any(|a| a & m == rp.ip & m)
+        })
     };
-    topo.ports
+    hosts
         .iter()
         .filter(on_router)
-        .flat_map(|p| {
-            let mac = parse_mac(&p.mac_address);
-            p.fixed_ips
-                .iter()
-                .filter_map(move |f| Some((ip(&f.ip_address)?, mac?)))
-        })
+        .filter_map(|h| Some((h, h.mac?)))
+        .flat_map(|(h, mac)| h.ips.iter().map(move |&a| (a, mac)))
         .collect()
 }
 

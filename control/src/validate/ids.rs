@@ -4,25 +4,53 @@ use super::{Loc, Report};
 use crate::model::Topology;
 use std::collections::HashMap;
 
-/// One id to check: where it is reported, the field, the id, and how a later duplicate
-/// refers to it (`network #0`, `security_group #1 rules[2]`).
+/// One id to check: the resource's kind and index, the rule's index for a rule id, and
+/// the id. Where it is reported and how a later duplicate refers to it are only built
+/// when there is something to report.
+#[derive(Clone, Copy)]
 struct Entry<'a> {
-    loc: Loc,
-    field: String,
+    kind: &'static str,
+    index: usize,
+    /// The rule's index, for a security group rule's id.
+    rule: Option<usize>,
+    /// The resource's id (the group's, for a rule).
+    owner: &'a str,
     id: &'a str,
-    whom: String,
+}
+
+impl Entry<'_> {
+    fn loc(&self) -> Loc {
+        Loc::new(self.kind, self.owner, self.index)
+    }
+
+    fn field(&self) -> String {
+        match self.rule {
+            Some(ri) => format!("rules[{ri}].id"),
+            None => "id".to_owned(),
+        }
+    }
+
+    /// How a later duplicate refers to it (`network #0`, `security_group #1 rules[2]`).
+    fn whom(&self) -> String {
+        match self.rule {
+            Some(ri) => format!("{} #{} rules[{ri}]", self.kind, self.index),
+            None => format!("{} #{}", self.kind, self.index),
+        }
+    }
 }
 
 /// The ids of one table, with their table name.
-fn table<'a>(kind: &'static str, ids: impl Iterator<Item = &'a str>) -> Vec<Entry<'a>> {
-    ids.enumerate()
-        .map(|(i, id)| Entry {
-            loc: Loc::new(kind, id, i),
-            field: "id".to_owned(),
-            id,
-            whom: format!("{kind} #{i}"),
-        })
-        .collect()
+fn table<'a>(
+    kind: &'static str,
+    ids: impl Iterator<Item = &'a str>,
+) -> impl Iterator<Item = Entry<'a>> {
+    ids.enumerate().map(move |(index, id)| Entry {
+        kind,
+        index,
+        rule: None,
+        owner: id,
+        id,
+    })
 }
 
 /// Reports empty ids and ids used twice (by any two resources or rules).
@@ -39,26 +67,27 @@ pub(super) fn check(topo: &Topology, r: &mut Report) {
         for (ri, rule) in g.rules.iter().enumerate() {
             if let Some(id) = &rule.id {
                 entries.push(Entry {
-                    loc: Loc::new("security_group", &g.id, gi),
-                    field: format!("rules[{ri}].id"),
+                    kind: "security_group",
+                    index: gi,
+                    rule: Some(ri),
+                    owner: &g.id,
                     id,
-                    whom: format!("security_group #{gi} rules[{ri}]"),
                 });
             }
         }
     }
-    let mut seen: HashMap<&str, String> = HashMap::new();
+    let mut seen: HashMap<&str, Entry<'_>> = HashMap::with_capacity(entries.len());
     for e in entries {
         if e.id.trim().is_empty() {
-            r.add(&e.loc, e.field, "must not be empty");
+            r.add(&e.loc(), e.field(), "must not be empty");
         } else if let Some(first) = seen.get(e.id) {
             r.in_use(
-                &e.loc,
-                e.field,
-                format!("duplicate id, already used by {first}"),
+                &e.loc(),
+                e.field(),
+                format!("duplicate id, already used by {}", first.whom()),
             );
         } else {
-            seen.insert(e.id, e.whom);
+            seen.insert(e.id, e);
         }
     }
 }

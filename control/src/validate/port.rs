@@ -3,7 +3,7 @@
 use super::network::{parse_v4, SubnetInfo, Subnets};
 use super::{Loc, Report};
 use crate::addr::{parse_ip_prefix, parse_mac};
-use crate::model::{owner, Binding, FixedIp, Port, Topology};
+use crate::model::{owner, Binding, FixedIp, Network, Port, Topology};
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
@@ -25,10 +25,12 @@ pub(super) fn check(
     r: &mut Report,
 ) {
     let groups: HashSet<&str> = topo.security_groups.iter().map(|g| &*g.id).collect();
+    let networks: HashMap<&str, &Network> = topo.networks.iter().map(|n| (&*n.id, n)).collect();
     let mut taken = Taken::default();
     for (i, p) in topo.ports.iter().enumerate() {
         let loc = Loc::new("port", &p.id, i);
-        if topo.network(&p.network_id).is_none() {
+        let network = networks.get(&*p.network_id).copied();
+        if network.is_none() {
             let msg = format!("unknown network {:?}", p.network_id);
             r.add(&loc, "network_id", msg);
         }
@@ -57,7 +59,7 @@ pub(super) fn check(
                 r.add(&loc, format!("{field}.mac_address"), msg);
             }
         }
-        check_binding(topo, p, peers, &loc, r);
+        check_binding(network, p, peers, &loc, r);
         super::dhcp::check_port(p, &loc, r);
         check_owner(topo, p, &loc, r);
     }
@@ -169,8 +171,15 @@ fn address_problem(p: &Port, s: &SubnetInfo<'_>, sid: &str, ip: Ipv4Addr) -> Opt
     }
 }
 
-/// Only VM ports are bound; a peer binding names a declared tunnel peer.
-fn check_binding(topo: &Topology, p: &Port, peers: &HashSet<Ipv4Addr>, loc: &Loc, r: &mut Report) {
+/// Only VM ports are bound; a peer binding names a declared tunnel peer. `network` is
+/// the port's network, if it exists.
+fn check_binding(
+    network: Option<&Network>,
+    p: &Port,
+    peers: &HashSet<Ipv4Addr>,
+    loc: &Loc,
+    r: &mut Report,
+) {
     let Some(binding) = &p.binding else { return };
     if p.is_network_owned() {
         let msg = format!(
@@ -184,9 +193,7 @@ fn check_binding(topo: &Topology, p: &Port, peers: &HashSet<Ipv4Addr>, loc: &Loc
         if let Some(ip) = ip.filter(|ip| !peers.contains(ip)) {
             r.add(loc, "binding.peer", format!("{ip} is not a tunnel_peer"));
         }
-        let flat = topo
-            .network(&p.network_id)
-            .filter(|n| n.segmentation_id.is_none());
+        let flat = network.filter(|n| n.segmentation_id.is_none());
         if let Some(n) = flat {
             let msg = format!(
                 "network {} has no segmentation_id: it is not carried over GRE",
