@@ -211,6 +211,7 @@ merge_fields!(RouterStats {
     fragments_held,
     fragments_released,
     nat_ports_exhausted,
+    nat_flushed,
     garps,
 });
 merge_fields!(DhcpStats {
@@ -322,6 +323,8 @@ pub struct RouterStats {
     pub fragments_released: u64,
     /// New SNAT connections refused because no port was free.
     pub nat_ports_exhausted: u64,
+    /// Sessions removed because their floating IP or SNAT address changed or went.
+    pub nat_flushed: u64,
     /// Gratuitous ARPs sent.
     pub garps: u64,
 }

@@ -23,6 +23,7 @@ mod l3;
 mod local;
 mod martian;
 mod nat;
+mod nat_flush;
 mod output;
 pub mod steer;
 mod sync;
@@ -91,6 +92,8 @@ pub struct Dataplane<F> {
     pub stats: Stats,
     /// Destinations whose SNAT ports ran out recently.
     nat_exhausted: nat::Exhausted,
+    /// The routers' NAT addresses as of the last snapshot applied ([`nat_flush`]).
+    nat_addresses: nat_flush::NatAddresses,
     /// Identification of the next outer IPv4 header this worker emits.
     ip_ident: u16,
     /// This worker's number, from 0.
@@ -128,6 +131,7 @@ impl<F: Frame> Dataplane<F> {
             leases: crate::state::Leases::default(),
             stats: Stats::default(),
             nat_exhausted: nat::Exhausted::new(),
+            nat_addresses: nat_flush::NatAddresses::default(),
             ip_ident: worker.wrapping_mul(0x4000),
             worker,
             workers: workers.max(1),
@@ -157,6 +161,7 @@ impl<F: Frame> Dataplane<F> {
         if self.acls != snap.acls {
             self.apply_acls(snap);
         }
+        nat_flush::apply(self, &snap.routers);
         self.stats.drops[DropReason::NeighbourTimeout as usize] +=
             (stale.len() + stale_underlay.len()) as u64;
         if self.stats.ports.len() < snap.ports.len() {
@@ -296,6 +301,8 @@ impl<F: Frame> Dataplane<F> {
 mod acl_tests;
 #[cfg(test)]
 mod conntrack_tests;
+#[cfg(test)]
+mod egress_tests;
 #[cfg(test)]
 mod fragment_tests;
 #[cfg(test)]
