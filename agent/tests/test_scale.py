@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Unit tests of what keeps the agent's cost per sync small on a large node: the devices
-asked about for security groups, the served-port set, the RPC request counter.
+asked about for security groups, the served-port set, the routers fetched again after a
+notification, the RPC request counter.
 
     /usr/bin/python3 -m unittest discover -s agent/tests -p 'test_*.py'
 """
@@ -17,6 +18,7 @@ from oslo_config import cfg  # noqa: E402
 from test_reconcile import DHCP, NET, QG, QR, SG, SUB, VM, port, seed_view  # noqa: E402
 from vrouter_agent import desired as dsr  # noqa: E402
 from vrouter_agent import reconcile  # noqa: E402
+from vrouter_agent.router_cache import RouterCache, ids_of  # noqa: E402
 from vrouter_agent.rpc_count import count_requests  # noqa: E402
 
 
@@ -105,6 +107,48 @@ def as_listed(want):
         have["security_groups"][gid] = {"id": gid, "rules": rules}
     have["peers"] = set(want.peers)
     return have
+
+
+class Routers(unittest.TestCase):
+    def test_all_at_start_then_only_those_named(self):
+        c = RouterCache(max_age=30)
+        self.assertIsNone(c.take(now=0))
+        c.update(None, {"r1": {"id": "r1", "v": 1}, "r2": {"id": "r2", "v": 1}})
+        self.assertEqual(c.take(now=1), set())
+        c.mark({"r2"})
+        c.mark({"r3"})
+        asked = c.take(now=2)
+        self.assertEqual(asked, {"r2", "r3"})
+        c.update(asked, {"r2": {"id": "r2", "v": 2}, "r3": {"id": "r3", "v": 1}})
+        self.assertEqual(c.routers, {"r1": {"id": "r1", "v": 1}, "r2": {"id": "r2", "v": 2},
+                                     "r3": {"id": "r3", "v": 1}})
+        self.assertEqual(c.take(now=3), set())
+
+    def test_a_router_asked_for_and_not_returned_is_gone(self):
+        c = RouterCache(max_age=30)
+        c.update(c.take(now=0), {"r1": {"id": "r1"}, "r2": {"id": "r2"}})
+        c.mark({"r1"})
+        c.update(c.take(now=1), {})
+        self.assertEqual(set(c.routers), {"r2"})
+
+    def test_every_router_after_mark_all_and_when_old(self):
+        c = RouterCache(max_age=30)
+        c.update(c.take(now=0), {"r1": {"id": "r1"}})
+        c.mark({"r1"})
+        c.mark_all()
+        self.assertIsNone(c.take(now=1))
+        c.update(None, {"r2": {"id": "r2"}})
+        self.assertEqual(set(c.routers), {"r2"})
+        self.assertEqual(c.take(now=30), set())
+        self.assertIsNone(c.take(now=31))
+
+    def test_notification_arguments(self):
+        self.assertEqual(ids_of(["a", "b"]), {"a", "b"})
+        self.assertEqual(ids_of("a"), {"a"})
+        self.assertEqual(ids_of({"router_id": "a"}), {"a"})
+        self.assertEqual(ids_of([{"id": "a"}, "b"]), {"a", "b"})
+        for nothing in (None, [], {}, [None], 7):
+            self.assertIsNone(ids_of(nothing), nothing)
 
 
 class Endpoint:

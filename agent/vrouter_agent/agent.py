@@ -38,6 +38,7 @@ from . import config  # noqa: E402
 from . import desired as dsr  # noqa: E402
 from . import reconcile  # noqa: E402
 from .control import Control, ControlError, Unreachable  # noqa: E402
+from .router_cache import RouterCache, ids_of  # noqa: E402
 from .rpc_count import count_requests  # noqa: E402
 
 LOG = logging.getLogger(__name__)
@@ -65,6 +66,8 @@ class Agent:
         self.dirty = threading.Event()
         self.tunnels_stale = True
         self.endpoints = {}
+        # sync_routers answers: a sync fetches only the routers notifications named.
+        self.router_cache = RouterCache(max_age=conf.vrouter.resync_interval)
         # get_network_details by network id: provider attributes do not change, so a
         # network is fetched again only after a network_update/delete notification.
         self.net_details = {}
@@ -176,7 +179,18 @@ class Agent:
             self.net_details.pop(net_id, None)
         else:
             self.net_details.clear()
+            self.router_cache.mark_all()
         self.request_sync(why)
+
+    def routers_changed(self, routers, why):
+        """The routers a notification names (every router when it names none) changed:
+        fetch them on the next sync."""
+        ids = ids_of(routers)
+        if ids is None:
+            self.router_cache.mark_all()
+        else:
+            self.router_cache.mark(ids)
+        self.request_sync("%s %s" % (why, routers))
 
     def start_rpc(self):
         """Consumers of the L3 and DHCP notifications (per host) and of the L2 fanouts."""
@@ -206,13 +220,20 @@ class Agent:
         self.tunnels_stale = False
 
     def _routers(self):
-        ids = self.l3.get_router_ids(self.ctx)
-        page = self.conf.vrouter.router_page_size
-        routers = {}
-        for i in range(0, len(ids), page):
-            for r in self.l3.get_routers(self.ctx, router_ids=ids[i:i + page]) or []:
-                routers[r["id"]] = r
-        return routers
+        """The routers hosted here: those notifications named fetched again, or all."""
+        asked = self.router_cache.take()
+        try:
+            ids = self.l3.get_router_ids(self.ctx) if asked is None else sorted(asked)
+            page = self.conf.vrouter.router_page_size
+            fetched = {}
+            for i in range(0, len(ids), page):
+                for r in self.l3.get_routers(self.ctx, router_ids=ids[i:i + page]) or []:
+                    fetched[r["id"]] = r
+        except Exception:
+            self.router_cache.mark_all()
+            raise
+        self.router_cache.update(asked, fetched)
+        return dict(self.router_cache.routers)
 
     def _network_info(self, net_id):
         cctxt = self.dhcp.client.prepare(version="1.1")
@@ -319,16 +340,26 @@ class Agent:
                     statuses[f["id"]] = status
             if statuses:
                 self.l3.update_floatingip_statuses(self.ctx, rid, statuses)
+                # The router stays cached until a notification names it: as reported.
+                for f in r.get("_floatingips") or []:
+                    f["status"] = statuses.get(f["id"], f.get("status"))
 
     # ---- the loop -------------------------------------------------------------------
     def sync(self):
         started = time.monotonic()
         view = self.fetch()
+        fetched = time.monotonic()
         want = dsr.compute(view)
         have = reconcile.read_actual(self.ctl)
         steps = reconcile.plan(want, have)
         refused = reconcile.apply(self.ctl, steps)
+        applied = time.monotonic()
         self.report_statuses(view, want, refused)
+        # Where the syncs' time went, summed: fetching from Neutron, reading and changing
+        # the appliance, reporting statuses to Neutron.
+        for key, secs in (("fetch_seconds", fetched - started), ("appliance_seconds", applied - fetched),
+                          ("report_seconds", time.monotonic() - applied)):
+            self.stats[key] = round(self.stats.get(key, 0.0) + secs, 3)
         self.counts.update(
             routers=len(want.routers), networks=len(want.networks), subnets=len(want.subnets),
             ports=len(want.ports), floating_ips=len(want.floatingips),
@@ -342,8 +373,9 @@ class Agent:
         self.stats["last_sync_changes"] = len(steps)
         self.stats["last_sync_at"] = time.time()
         self._write_status()
-        LOG.info("sync: %d change(s), %d refused, %.2f s", len(steps), len(refused),
-                 time.monotonic() - started)
+        LOG.info("sync: %d change(s), %d refused, %.2f s (Neutron %.2f s, appliance %.2f s)",
+                 len(steps), len(refused), time.monotonic() - started,
+                 fetched - started + time.monotonic() - applied, applied - fetched)
         return not refused
 
     def _write_status(self):
@@ -358,7 +390,8 @@ class Agent:
         backoff = 1.0
         self.dirty.set()
         while True:
-            self.dirty.wait(self.conf.vrouter.resync_interval)
+            if not self.dirty.wait(self.conf.vrouter.resync_interval):
+                self.router_cache.mark_all()
             # Gather notifications for `debounce` s, and at least as long as the last sync
             # took: a storm of notifications costs neutron-server at most every other
             # moment, never back-to-back full fetches.
@@ -377,12 +410,14 @@ class Agent:
                 self.stats["failed_syncs"] += 1
                 LOG.warning("sync failed (%s), retrying in %.0f s", e, backoff)
                 self.ctl.close()
+                self.router_cache.mark_all()
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
                 self.dirty.set()
             except Exception:
                 self.stats["failed_syncs"] += 1
                 LOG.exception("sync failed, retrying")
+                self.router_cache.mark_all()
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
                 self.dirty.set()
@@ -397,19 +432,19 @@ class L3Endpoint:
         self.agent = agent
 
     def routers_updated(self, context, routers=None, **kwargs):
-        self.agent.request_sync("routers_updated %s" % routers)
+        self.agent.routers_changed(routers, "routers_updated")
 
     def router_deleted(self, context, router_id=None, **kwargs):
-        self.agent.request_sync("router_deleted %s" % router_id)
+        self.agent.routers_changed(router_id, "router_deleted")
 
     def router_added_to_agent(self, context, payload=None, **kwargs):
-        self.agent.request_sync("router_added_to_agent %s" % payload)
+        self.agent.routers_changed(payload, "router_added_to_agent")
 
     def router_removed_from_agent(self, context, payload=None, **kwargs):
-        self.agent.request_sync("router_removed_from_agent %s" % payload)
+        self.agent.routers_changed(payload, "router_removed_from_agent")
 
     def fipnamespace_delete_on_ext_net(self, context, ext_net_id=None, **kwargs):
-        self.agent.request_sync("fipnamespace_delete_on_ext_net")
+        self.agent.routers_changed(None, "fipnamespace_delete_on_ext_net")
 
 
 class DhcpEndpoint:
