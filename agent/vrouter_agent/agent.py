@@ -67,7 +67,7 @@ class Agent:
         self.tunnels_stale = True
         self.endpoints = {}
         # sync_routers answers: a sync fetches only the routers notifications named.
-        self.router_cache = RouterCache(max_age=conf.vrouter.resync_interval)
+        self.router_cache = RouterCache(max_age=conf.vrouter.router_resync_interval)
         # get_network_details by network id: provider attributes do not change, so a
         # network is fetched again only after a network_update/delete notification.
         self.net_details = {}

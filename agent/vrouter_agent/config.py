@@ -17,6 +17,11 @@ VROUTER_OPTS = [
                help="Seconds between full reconciliations when nothing else asks for one."),
     cfg.IntOpt("router_page_size", default=64,
                help="Routers fetched per sync_routers call."),
+    cfg.IntOpt("router_resync_interval", default=300,
+               help="Seconds after which a sync fetches every router again, even while "
+                    "notifications keep naming only some (a lost notification is caught "
+                    "by then); a quiet resync_interval, a failure or a revived heartbeat "
+                    "fetches them all at once."),
     cfg.FloatOpt("debounce", default=0.3,
                  help="Seconds notifications are gathered before one reconciliation."),
 ]

@@ -1,8 +1,9 @@
 """The routers this node hosts, as sync_routers returned them, and which of them to fetch
 again. A notification names the routers it is about (routers_updated, router_deleted,
 router_added_to_agent, router_removed_from_agent), so a sync fetches only those; every
-router is fetched again at start, after a failure or a revived heartbeat, and at least once
-every `max_age` seconds, which catches a notification that was lost (RabbitMQ restarted)."""
+router is fetched again at start, after a failure or a revived heartbeat, after a quiet
+resync_interval, and at least once every `max_age` seconds (router_resync_interval) while
+notifications keep coming, which catches a notification that was lost."""
 
 import threading
 import time
