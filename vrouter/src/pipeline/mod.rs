@@ -74,6 +74,8 @@ pub struct Dataplane<F> {
     pub conntrack: Conntrack,
     /// Resolved egresses of established routed flows ([`egress`]).
     pub adjacencies: Adjacencies,
+    /// The network of the last (peer, key) a GRE packet came with, for this snapshot.
+    last_tunnel: Option<tunnel::LastTunnel>,
     /// Datagrams whose later fragments follow their first, with those waiting for it.
     pub fragments: crate::state::Fragments<fragments::HeldFragment<F>>,
     /// With several workers: where datagrams' first fragments went, with later ones waiting.
@@ -122,6 +124,7 @@ impl<F: Frame> Dataplane<F> {
             router_neigh: Neighbours::default(),
             conntrack: Conntrack::with_limits(snap.conntrack.capacity, snap.conntrack.zone_limit),
             adjacencies: Adjacencies::default(),
+            last_tunnel: None,
             fragments: crate::state::Fragments::new(),
             steered: fragment_steer::table(),
             announced: Vec::new(),
@@ -146,6 +149,7 @@ impl<F: Frame> Dataplane<F> {
     /// Adapts the state to a newly published snapshot (static MACs, vanished ports).
     pub fn apply(&mut self, snap: &Snapshot, now: Millis) {
         self.adjacencies.clear();
+        self.last_tunnel = None;
         self.mac.apply(snap, now);
         self.conntrack
             .set_limits(snap.conntrack.capacity, snap.conntrack.zone_limit);

@@ -126,6 +126,16 @@ pub(super) fn trim_arp_reply<F: Frame>(frame: &mut F) {
     frame.truncate(len);
 }
 
+/// The last (peer, key) a GRE packet came with and the network it maps to: the frames of a
+/// vector mostly share them, so both lookups are done once per run of equal tunnels. It
+/// holds what the snapshot says and is forgotten when another snapshot applies.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct LastTunnel {
+    peer: u32,
+    key: u32,
+    net: crate::tables::NetIdx,
+}
+
 /// Terminates a GRE packet for the local endpoint: checks it, maps the key to a network,
 /// strips the outer headers and switches the inner frame (br-tun tables 0, 2, 10).
 #[inline]
@@ -158,14 +168,26 @@ fn decap<F: Frame>(
     if repr.protocol != ethernet::ethertype::TEB {
         return Err(DropReason::GreUnsupported);
     }
-    if !snap.peers.contains_key(&src) {
-        return Err(DropReason::UnknownPeer);
-    }
-    let key = repr.key.ok_or(DropReason::UnknownTunnelKey)?;
-    let net = *snap
-        .key_to_net
-        .get(&key)
-        .ok_or(DropReason::UnknownTunnelKey)?;
+    let key = repr.key;
+    let net = match dp.last_tunnel {
+        Some(last) if last.peer == src && Some(last.key) == key => last.net,
+        _ => {
+            if !snap.peers.contains_key(&src) {
+                return Err(DropReason::UnknownPeer);
+            }
+            let key = key.ok_or(DropReason::UnknownTunnelKey)?;
+            let net = *snap
+                .key_to_net
+                .get(&key)
+                .ok_or(DropReason::UnknownTunnelKey)?;
+            dp.last_tunnel = Some(LastTunnel {
+                peer: src,
+                key,
+                net,
+            });
+            net
+        }
+    };
     let outer = outer + g.header_len();
     frame.truncate(ip_end);
     frame.pull(outer);
