@@ -7,12 +7,12 @@
 //! No lock and no atomic read-modify-write is on the per-packet path.
 
 use crate::dpdk::{tsc_cycles, tsc_hz, Mbuf, Mempool, RxQueue, TxQueue};
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use vrouter::pipeline::{Dataplane, Io, SyncEvent};
+use vrouter::pipeline::{Dataplane, Io};
 use vrouter::state::MacEntry;
 use vrouter::stats::{Merge, Stats};
 use vrouter::tables::{NetIdx, PortIdx, Snapshot};
@@ -20,8 +20,12 @@ use vrouter::{Frame, Mac};
 
 mod counters;
 mod flush;
+mod handoff;
+mod sync_link;
 pub use counters::Counters;
 pub use flush::FlushRequest;
+use handoff::{HandoffIn, HandoffOut, HANDOFF_RING};
+use sync_link::{SyncIn, SyncOut, SYNC_RING};
 
 /// Frames received per rx burst, and sent per tx burst at most.
 pub const BURST: usize = 32;
@@ -31,46 +35,45 @@ const IDLE_POLLS: u32 = 1024;
 const IDLE_NAP: Duration = Duration::from_micros(50);
 /// Loop iterations between two looks at the command channel.
 const COMMAND_EVERY: u32 = 64;
-/// Frames handed from the other workers taken per loop iteration at most.
+/// Frames taken from each other worker's hand-off ring per loop iteration at most.
 const HANDOFF_BUDGET: usize = 4 * BURST;
-/// Frames a worker's hand-off queue holds; beyond it frames are dropped (`handoff_full`).
-pub const HANDOFF_QUEUE: usize = 4096;
 
-/// The lines between workers ([`vrouter::pipeline::steer`]): frames to the owner of their
-/// flow, and learned state to everybody.
+/// The lines between workers ([`vrouter::pipeline::steer`]), one ring per pair and way:
+/// frames to the owner of their flow ([`handoff`]), learned state to everybody
+/// ([`sync_link`]).
 pub struct Links {
     /// This worker's number.
     pub id: u16,
-    /// Frames other workers hand to this one (device, frame).
-    pub frames_in: Receiver<(PortIdx, Mbuf)>,
-    /// State other workers learned.
-    pub sync_in: Receiver<SyncEvent>,
-    /// Frame queues of all workers, by worker number (this one's unused).
-    pub frames_out: Vec<Sender<(PortIdx, Mbuf)>>,
-    /// Sync queues of the other workers.
-    pub sync_out: Vec<Sender<SyncEvent>>,
+    /// How many workers there are.
+    workers: u16,
+    /// Frames to the other workers, staged per burst.
+    frames_out: HandoffOut<Mbuf>,
+    /// Frames the other workers handed to this one.
+    frames_in: HandoffIn<Mbuf>,
+    /// Learned state to the other workers.
+    sync_out: SyncOut,
+    /// Learned state from the other workers.
+    sync_in: SyncIn,
 }
 
 impl Links {
     /// The links of `n` workers, in worker order.
     pub fn mesh(n: u16) -> Vec<Links> {
-        let frames: Vec<_> = (0..n)
-            .map(|_| crossbeam_channel::bounded(HANDOFF_QUEUE))
-            .collect();
-        let sync: Vec<_> = (0..n).map(|_| crossbeam_channel::unbounded()).collect();
-        (0..n)
-            .map(|id| Links {
-                id,
-                frames_in: frames[id as usize].1.clone(),
-                sync_in: sync[id as usize].1.clone(),
-                frames_out: frames.iter().map(|(tx, _)| tx.clone()).collect(),
-                sync_out: sync
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| *i != id as usize)
-                    .map(|(_, (tx, _))| tx.clone())
-                    .collect(),
-            })
+        let sync = sync_link::mesh(n, SYNC_RING);
+        handoff::mesh(n, HANDOFF_RING)
+            .into_iter()
+            .zip(sync)
+            .enumerate()
+            .map(
+                |(id, ((frames_out, frames_in), (sync_out, sync_in)))| Links {
+                    id: id as u16,
+                    workers: n,
+                    frames_out,
+                    frames_in,
+                    sync_out,
+                    sync_in,
+                },
+            )
             .collect()
     }
 }
@@ -219,10 +222,8 @@ struct TxIo {
     pending: Vec<Vec<Mbuf>>,
     counters: Vec<TxCounters>,
     pool: Arc<Mempool>,
-    /// Hand-off queues of all workers, by worker number.
-    handoff: Vec<Sender<(PortIdx, Mbuf)>>,
-    /// Frames dropped because the owner's hand-off queue was full (or gone).
-    handoff_full: u64,
+    /// Frames for the other workers, staged until the end of the burst.
+    handoff: HandoffOut<Mbuf>,
     /// The captures frames are copied for, received and sent.
     taps: crate::capture::Taps,
 }
@@ -250,10 +251,12 @@ impl TxIo {
         batch.clear();
     }
 
+    /// Sends every device's batch and hands the staged frames to their owners.
     fn flush_all(&mut self) {
         for p in 0..self.pending.len() {
             self.flush(p);
         }
+        self.handoff.flush();
     }
 }
 
@@ -274,16 +277,7 @@ impl Io<Mbuf> for TxIo {
     }
     #[inline]
     fn handoff(&mut self, worker: u16, port: PortIdx, frame: Mbuf) {
-        let Some(q) = self.handoff.get(worker as usize) else {
-            self.handoff_full += 1;
-            return;
-        };
-        // A refused frame comes back in the error and is freed with it.
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
-            q.try_send((port, frame))
-        {
-            self.handoff_full += 1;
-        }
+        self.handoff.stage(worker, port, frame);
     }
     #[inline]
     fn cycles(&self) -> u64 {
@@ -298,9 +292,9 @@ pub struct Worker {
     rx: Vec<(PortIdx, RxQueue)>,
     io: TxIo,
     commands: Receiver<Command>,
-    frames_in: Receiver<(PortIdx, Mbuf)>,
-    sync_in: Receiver<SyncEvent>,
-    sync_out: Vec<Sender<SyncEvent>>,
+    frames_in: HandoffIn<Mbuf>,
+    sync_in: SyncIn,
+    sync_out: SyncOut,
     stop: &'static AtomicBool,
     busy_poll: bool,
     clock: Clock,
@@ -326,7 +320,7 @@ impl Worker {
     ) -> Worker {
         let clock = Clock::new();
         let n = tx.len();
-        let workers = links.frames_out.len() as u16;
+        let workers = links.workers;
         Worker {
             dp: Dataplane::for_worker(&snap, clock.now_ms(), links.id, workers),
             snap,
@@ -337,7 +331,6 @@ impl Worker {
                 counters: vec![TxCounters::default(); n],
                 pool,
                 handoff: links.frames_out,
-                handoff_full: 0,
                 taps: Default::default(),
             },
             commands,
@@ -402,26 +395,16 @@ impl Worker {
     /// Runs the frames other workers handed over, applies what they learned and tells them
     /// what this one learned. Returns the number of frames run.
     fn serve_peers(&mut self, now: u64) -> usize {
-        if self.sync_out.is_empty() {
+        if self.sync_out.is_alone() {
             return 0;
         }
-        while let Ok(event) = self.sync_in.try_recv() {
+        for event in self.sync_in.drain() {
             self.dp.sync(&self.snap, event, now, &mut self.io);
         }
         let mut n = 0;
-        let frames_in = &self.frames_in;
-        let handed = std::iter::from_fn(|| {
-            let got = (n < HANDOFF_BUDGET).then(|| frames_in.try_recv().ok())??;
-            n += 1;
-            Some(got)
-        });
+        let handed = self.frames_in.drain(HANDOFF_BUDGET).inspect(|_| n += 1);
         self.dp.rx_handed(&self.snap, handed, now, &mut self.io);
-        for event in self.dp.outbox.drain(..) {
-            for peer in &self.sync_out {
-                // Unbounded: fails only when the peer has stopped, and then nobody needs it.
-                let _ = peer.send(event);
-            }
-        }
+        self.sync_out.send(&mut self.dp.outbox);
         n
     }
 

@@ -42,7 +42,8 @@ pub struct Counters {
 }
 
 impl Worker {
-    /// The counters with the tx side of every device (and refused hand-offs) merged in.
+    /// The counters with the tx side of every device (and refused hand-offs and sync
+    /// events) merged in.
     pub(super) fn stats_with_tx(&self) -> Stats {
         let mut stats = self.dp.stats.clone();
         for (p, c) in self.io.counters.iter().enumerate() {
@@ -52,7 +53,8 @@ impl Worker {
             s.tx_dropped += c.dropped;
             stats.drops[DropReason::TxFull as usize] += c.dropped;
         }
-        stats.drops[DropReason::HandoffFull as usize] += self.io.handoff_full;
+        stats.drops[DropReason::HandoffFull as usize] += self.io.handoff.full;
+        stats.drops[DropReason::SyncFull as usize] += self.sync_out.full;
         stats
     }
 

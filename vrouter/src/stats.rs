@@ -114,6 +114,10 @@ reasons! {
         SgDenied => "sg_denied",
         /// The queue to the worker that owns the frame's flow was full.
         HandoffFull => "handoff_full",
+        /// Not a frame: learned state (a MAC, a neighbour, where a first fragment went) for
+        /// another worker found the queue to it full; that worker floods, learns or ARPs
+        /// itself instead (`src/worker/sync_link.rs`).
+        SyncFull => "sync_full",
         /// Source address no router accepts (RFC 1812 §4.2.2.11, §5.3.7): 0.0.0.0/8,
         /// 127.0.0.0/8, multicast, 240.0.0.0/4 (limited broadcast included), or the
         /// directed broadcast of a subnet the router is on.
