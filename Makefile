@@ -42,7 +42,7 @@ bench: deps
 	./benches/run.sh $(BENCH_RUNS)
 
 # The agent's scale benchmark against a real neutron-server (ROUTERS, NETWORKS, PORTS; by
-# default 100, 200, 2000): ~40 min on 2 vCPUs.
+# default 100, 200, 2000): 35-50 min on 2 vCPUs.
 bench-neutron: deps
 	$(CARGO) build --release --bins
 	./benches/neutron_scale.py
