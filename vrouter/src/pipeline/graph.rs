@@ -125,6 +125,9 @@ pub(super) struct Meta {
     fresh: [SessionId; FRESH_MAX],
 }
 
+// The record stays within one cache line.
+const _: () = assert!(std::mem::size_of::<Meta>() <= 64);
+
 impl Meta {
     /// A frame received on `in_port`.
     pub fn received(in_port: PortIdx, handed: bool) -> Meta {
