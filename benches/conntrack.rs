@@ -1,7 +1,8 @@
 //! Connection tracking at scale, no DPDK: what `benches/run.sh` cannot see from outside.
 //!
 //! - memory: the bytes the table allocates for a capacity of 1M sessions, empty and then
-//!   holding 1M SNAT sessions (a counting global allocator: exact heap bytes, not RSS);
+//!   holding 1M SNAT sessions (a counting global allocator and the tables' huge-page
+//!   mappings: exact bytes allocated, not RSS);
 //! - `Conntrack::create` alone: new sessions per second into that table;
 //! - the whole pipeline: new SNAT connections per second, GRE from compute1 → decap → L2
 //!   → router → SNAT (port allocation, session creation) → eth2, every frame a new flow,
@@ -27,6 +28,11 @@ use vrouter::VecFrame;
 
 /// Heap bytes currently allocated by the process.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes allocated now: the heap's and the large tables' own mappings (huge pages).
+fn allocated() -> usize {
+    LIVE.load(Ordering::Relaxed) + vrouter::state::huge_pages::usage().total_bytes() as usize
+}
 
 struct Counting;
 
@@ -82,9 +88,9 @@ fn sessions() -> u32 {
 /// A table of capacity `n` filled with `n` SNAT-like sessions; returns the bytes the empty
 /// table took, the bytes it holds full, and the time the creates took.
 fn fill(n: u32) -> (usize, usize, Duration) {
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = allocated();
     let mut ct = Conntrack::new(n as usize);
-    let empty = LIVE.load(Ordering::Relaxed) - before;
+    let empty = allocated() - before;
     let start = Instant::now();
     for i in 0..n {
         let (src, sport, dst, dport) = flow(i);
@@ -106,7 +112,7 @@ fn fill(n: u32) -> (usize, usize, Duration) {
             .expect("room for every session");
     }
     let took = start.elapsed();
-    let full = LIVE.load(Ordering::Relaxed) - before;
+    let full = allocated() - before;
     assert_eq!(ct.len(), n as usize);
     drop(ct);
     (empty, full, took)

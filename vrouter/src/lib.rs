@@ -1,6 +1,7 @@
 //! The vrouter data plane: zero-copy wire views, compiled tables, worker-owned state and the
-//! fused pipeline. Pure Rust: no DPDK, no sockets, no files, no `unsafe`.
-#![forbid(unsafe_code)]
+//! fused pipeline. Pure Rust: no DPDK, no sockets; `unsafe` and files (the kernel's page
+//! counters) only in the huge-page allocator of the big tables (`state::huge_pages`).
+#![deny(unsafe_code)]
 
 pub mod frame;
 pub mod pipeline;

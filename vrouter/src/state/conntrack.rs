@@ -19,9 +19,10 @@ pub use tcp::{
     tcp_flags, tcp_flags_valid, tcp_may_start, Segment, TcpState, TcpVerdict, TcpWindow,
 };
 
+use super::huge_pages::HugePages;
 use super::Millis;
 use core::hash::{Hash, Hasher};
-use hashbrown::HashMap;
+use hashbrown::{DefaultHashBuilder, HashMap};
 
 /// A connection's identity in one direction. For ICMP echo, both ports are the echo id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -248,21 +249,34 @@ const EMPTY_ZONE: Zone = Zone {
 /// The sessions of one worker.
 #[derive(Debug)]
 pub struct Conntrack {
-    map: HashMap<FlowKey, u32>,
-    sessions: Vec<Option<Session>>,
+    /// Both keys of every session (in huge pages, allocated for the capacity).
+    map: HashMap<FlowKey, u32, DefaultHashBuilder, HugePages>,
+    /// The keys the map held room for when it was made (see [`Conntrack::keep_key_room`]).
+    keys_full: usize,
+    /// The sessions by slot (in huge pages, allocated for the capacity).
+    sessions: allocator_api2::vec::Vec<Option<Session>, HugePages>,
     free: Vec<u32>,
     capacity: usize,
     zone_limit: usize,
     /// Per zone with live sessions: their count and the zone's early-drop list.
     zones: HashMap<u16, Zone>,
     /// Per slot: its place in its zone's early-drop list.
-    links: Vec<Link>,
+    links: allocator_api2::vec::Vec<Link, HugePages>,
     /// Sessions created for the packet being processed (see [`Conntrack::begin_packet`]).
     fresh: [u32; FRESH_MAX],
     fresh_len: usize,
     cursor: usize,
     /// Counters.
     pub stats: ConntrackStats,
+}
+
+/// An empty key map with room for `keys` keys, in huge pages.
+fn key_map(keys: usize) -> HashMap<FlowKey, u32, DefaultHashBuilder, HugePages> {
+    HashMap::with_capacity_and_hasher_in(
+        keys,
+        DefaultHashBuilder::default(),
+        HugePages::new("conntrack keys"),
+    )
 }
 
 /// Slot value in the key map: session index shifted left, direction in bit 0.
@@ -278,16 +292,25 @@ impl Conntrack {
     }
 
     /// An empty table for `capacity` sessions of which one zone holds `zone_limit` at
-    /// most; the key map is allocated up front.
+    /// most; the key map, the session slots and the free list are allocated up front, the
+    /// large ones in huge pages ([`super::huge_pages`]).
     pub fn with_limits(capacity: usize, zone_limit: usize) -> Self {
+        let map = key_map(capacity * 2);
         Conntrack {
-            map: HashMap::with_capacity(capacity * 2),
-            sessions: Vec::new(),
-            free: Vec::new(),
+            keys_full: map.capacity(),
+            map,
+            sessions: allocator_api2::vec::Vec::with_capacity_in(
+                capacity,
+                HugePages::new("conntrack sessions"),
+            ),
+            free: Vec::with_capacity(capacity),
             capacity,
             zone_limit,
             zones: HashMap::with_capacity(256),
-            links: Vec::new(),
+            links: allocator_api2::vec::Vec::with_capacity_in(
+                capacity,
+                HugePages::new("conntrack links"),
+            ),
             fresh: [NIL; FRESH_MAX],
             fresh_len: 0,
             cursor: 0,
@@ -310,8 +333,20 @@ impl Conntrack {
         self.zones.get(&zone).map_or(0, |z| z.live as usize)
     }
 
-    /// Changes the limits; live sessions beyond them stay until they expire.
+    /// Changes the limits; live sessions beyond them stay until they expire. A larger
+    /// capacity is allocated here, so that creating a session never grows a table.
     pub fn set_limits(&mut self, capacity: usize, zone_limit: usize) {
+        let keys = self.map.allocation_size();
+        self.map
+            .reserve((capacity * 2).saturating_sub(self.map.len()));
+        if self.map.allocation_size() != keys {
+            self.keys_full = self.map.capacity();
+        }
+        self.sessions
+            .reserve(capacity.saturating_sub(self.sessions.len()));
+        self.links
+            .reserve(capacity.saturating_sub(self.links.len()));
+        self.free.reserve(capacity.saturating_sub(self.free.len()));
         self.capacity = capacity;
         self.zone_limit = zone_limit;
     }
@@ -521,6 +556,7 @@ impl Conntrack {
             }
         }
         self.stats.expired += gone as u64;
+        self.keep_key_room();
         gone
     }
 
@@ -530,6 +566,22 @@ impl Conntrack {
             .iter()
             .enumerate()
             .filter_map(|(i, s)| Some((i as u32, s.as_ref()?)))
+    }
+
+    /// Makes the key map again when removed keys used up half the room it had beyond the
+    /// capacity (after [`Conntrack::expire`] removed its share). A key removed from a crowded group leaves a tombstone that takes room
+    /// until the map is rebuilt, and hashbrown, finding no room left in a map more than
+    /// half full, doubles it: in the middle of `create`. Rebuilt here, from the worker's
+    /// timer, the map keeps its size and the packet path never allocates.
+    fn keep_key_room(&mut self) {
+        let room = self.keys_full.saturating_sub(2 * self.capacity) / 2;
+        if self.map.capacity() >= 2 * self.capacity + room {
+            return;
+        }
+        let mut map = key_map((2 * self.capacity).max(self.map.len()));
+        map.extend(self.map.drain());
+        self.keys_full = map.capacity();
+        self.map = map;
     }
 
     /// Frees slot `idx`: keys, zone count, early-drop list, the packet's own sessions.

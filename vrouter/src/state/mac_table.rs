@@ -12,11 +12,12 @@
 //! its last frame; the per-entry counters live in a separate array, so that the entries a
 //! lookup reads stay small and clean in the cache.
 
+use super::huge_pages::HugePages;
 use super::Millis;
 use crate::tables::{Dest, MacTableConf, NetIdx, Snapshot};
 use crate::wire::Mac;
 use hashbrown::hash_map::Entry;
-use hashbrown::HashMap;
+use hashbrown::{DefaultHashBuilder, HashMap};
 
 /// Interval below which a frame from a known address leaves its `last_seen` as it is.
 pub const REFRESH_MS: Millis = 1000;
@@ -196,7 +197,8 @@ fn recent_slot(key: u64) -> usize {
 /// The MAC table of one worker.
 #[derive(Debug)]
 pub struct MacTable {
-    map: HashMap<u64, HotEntry>,
+    /// The entries (in huge pages, allocated for the capacity).
+    map: HashMap<u64, HotEntry, DefaultHashBuilder, HugePages>,
     counters: Counters,
     /// Learns repeated from the same place within [`REFRESH_MS`] of the entry's `last_seen`
     /// change nothing; this small direct-mapped filter (a few KiB, cache-resident) answers
@@ -213,10 +215,15 @@ pub struct MacTable {
 }
 
 impl MacTable {
-    /// An empty table with room for `conf.capacity` entries, allocated up front.
+    /// An empty table with room for `conf.capacity` entries, allocated up front (a large
+    /// one in huge pages, [`super::huge_pages`]).
     pub fn new(conf: MacTableConf) -> Self {
         MacTable {
-            map: HashMap::with_capacity(conf.capacity),
+            map: HashMap::with_capacity_and_hasher_in(
+                conf.capacity,
+                DefaultHashBuilder::default(),
+                HugePages::new("mac table"),
+            ),
             counters: Counters::with_capacity(conf.capacity),
             recent: Box::new([EMPTY; RECENT_SLOTS]),
             conf,

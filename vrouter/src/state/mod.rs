@@ -4,6 +4,7 @@
 pub mod adjacency;
 pub mod conntrack;
 pub mod fragments;
+pub mod huge_pages;
 pub mod leases;
 pub mod mac_table;
 pub mod neighbours;

@@ -464,3 +464,55 @@ fn a_full_table_takes_from_the_zone_with_most_unanswered_sessions() {
         .is_none());
     assert_eq!(ct.stats.early_dropped, 1);
 }
+
+/// What a table growing would change: each table's allocation and capacity.
+fn footprint(ct: &Conntrack) -> [usize; 6] {
+    [
+        ct.map.allocation_size(),
+        ct.sessions.capacity(),
+        ct.sessions.as_ptr() as usize,
+        ct.links.capacity(),
+        ct.links.as_ptr() as usize,
+        ct.free.capacity(),
+    ]
+}
+
+#[test]
+fn creating_and_churning_sessions_at_capacity_grows_no_table() {
+    let cap = 50_000u32;
+    let mut ct = Conntrack::new(cap as usize);
+    assert!(
+        ct.map.allocation_size() >= crate::state::huge_pages::HUGE_PAGE,
+        "a key map of its own mapping"
+    );
+    let allocated = footprint(&ct);
+    // Fill, then twice as many again: each takes the slot of the oldest (early drop); the
+    // worker's timer runs every so many sessions and keeps room for a full table.
+    for src in 0..3 * cap {
+        udp_in(&mut ct, 0, src).unwrap();
+        if src % (cap / 8) == 0 {
+            ct.expire(0, 1);
+            assert!(
+                ct.map.capacity() >= 2 * cap as usize,
+                "room for a full table"
+            );
+        }
+    }
+    assert_eq!(ct.len(), cap as usize);
+    assert_eq!(ct.stats.early_dropped, 2 * u64::from(cap));
+    assert_eq!(ct.expire(30_000, cap as usize), cap as usize);
+    for src in 3 * cap..4 * cap {
+        udp_in(&mut ct, 0, src).unwrap();
+    }
+    assert_eq!(ct.len(), cap as usize);
+    assert_eq!(footprint(&ct), allocated);
+    // A larger capacity is allocated when it is set, not by the sessions that use it.
+    ct.set_limits(2 * cap as usize, 2 * cap as usize);
+    let raised = footprint(&ct);
+    assert!(raised[1] >= 2 * cap as usize && raised[3] >= 2 * cap as usize);
+    for src in 4 * cap..5 * cap {
+        udp_in(&mut ct, 0, src).unwrap();
+    }
+    assert_eq!(ct.len(), 2 * cap as usize);
+    assert_eq!(footprint(&ct), raised);
+}
