@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use vrouter::state::huge_pages;
 use vrouter::tables::{PortIdx, Snapshot};
 
 /// Set by SIGINT/SIGTERM; every loop of the process ends when it is set.
@@ -112,9 +113,26 @@ pub fn run<G>(
     control: impl FnOnce(Arc<Plane>) -> Result<G>,
 ) -> Result<Outcome> {
     let eal = Eal::init(&opts.eal_args).map_err(|e| anyhow!("{e}"))?;
+    // The tables take explicit 2 MiB pages only when the EAL runs on huge pages too; with
+    // `--no-huge` they get transparent huge pages (or 4 KiB pages, with a warning).
+    huge_pages::use_hugetlb(!opts.eal_args.iter().any(|a| a == "--no-huge"));
     let outcome = run_on(&eal, topo, opts, control);
     eal.cleanup().map_err(|e| anyhow!("{e}"))?;
     outcome
+}
+
+/// Logs the kind of pages the workers' tables got, and a warning if some are in 4 KiB pages.
+fn log_table_pages() {
+    let pages = huge_pages::usage();
+    log::info!(
+        "tables: {} MiB in explicit huge pages, {} MiB in transparent huge pages, {} MiB in 4 KiB pages",
+        pages.hugetlb_bytes >> 20,
+        pages.transparent_bytes >> 20,
+        pages.small_bytes >> 20
+    );
+    if let Some(warning) = huge_pages::fallback_warning() {
+        log::warn!("{warning}");
+    }
 }
 
 /// Opens the devices, runs the worker and stops it again; all DPDK objects made here are
@@ -189,6 +207,7 @@ fn run_on<G>(
         }
     }
     drop(done_tx);
+    log_table_pages();
     let placement = placements.join(", ");
     let plane = Arc::new(Plane::new(
         commands,
