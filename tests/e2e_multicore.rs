@@ -11,7 +11,7 @@
 //! |---|---|
 //! | 300 UDP flows through SNAT, one datagram each, echoed by upstream | each flow gets exactly one reply with its own payload; upstream saw only 10.1.101.80 |
 //! | 12 pings with their own ICMP ids at once | every echo answered, no duplicate |
-//! | the appliance's report | 2 workers ran, frames were handed between them, learned state was synced, 300+ sessions, no `handoff_full` drop, every mbuf back |
+//! | the appliance's report | 2 workers ran, frames were handed between them, learned state was synced, 300+ sessions, no `handoff_full` or `sync_full` drop, every mbuf back |
 
 mod common;
 
@@ -131,6 +131,10 @@ fn two_workers_translate_return_traffic_on_either_queue() {
     assert!(
         !report.contains("handoff_full"),
         "no frame lost between workers:\n{report}"
+    );
+    assert!(
+        !report.contains("sync_full"),
+        "no learned state lost between workers:\n{report}"
     );
     assert!(
         !report.contains("mbufs in use"),
