@@ -9,13 +9,14 @@
 //! floating IP 10.1.101.83), a VM behind a trunk with tag 100 (10.0.0.11, gateway SNAT),
 //! the router tenant-R1 between tenantA-Net and the external network on eth2.
 
+use super::router_tests::{ip, tenant_router, EXTNET, GW_IP, QG, QR, QR_IP, TENANT, UP, UP_IP};
 use super::test_frames::{arp_reply, echo, packet, udp, TestIo};
 use super::Dataplane;
 use crate::frame::VecFrame;
 use crate::state::FlowKey;
 use crate::stats::DropReason;
 use crate::tables::acl::{AclRule, AllowedSource, PortAcl, Remote};
-use crate::tables::router::{Route, RouterConf, RouterPort};
+use crate::tables::router::{Route, RouterConf};
 use crate::tables::{
     ConntrackConf, Dest, LocalIf, LocalKind, MacTableConf, NetConf, PeerConf, PortConf, PortIdx,
     PortRole, Snapshot, Underlay,
@@ -27,20 +28,15 @@ const UNDERLAY: PortIdx = 0;
 const EXT: PortIdx = 1;
 const VM_L: PortIdx = 2;
 const TRUNK: PortIdx = 3;
-const TENANT: u16 = 10;
-const EXTNET: u16 = 11;
 const TRUNK_VID: u16 = 100;
 const GRE_KEY: u32 = 2;
 
-const QR: [u8; 6] = [0xfa, 0x16, 0x3e, 0xf7, 0xe6, 0x9c];
-const QG: [u8; 6] = [0xfa, 0x16, 0x3e, 0x78, 0x39, 0xe9];
 /// vm002, behind compute1.
 const R_MAC: [u8; 6] = [0xfa, 0x16, 0x3e, 0x51, 0xa2, 0x97];
 /// The VM on the local device, with a security group.
 const L_MAC: [u8; 6] = [0xfa, 0x16, 0x3e, 0x75, 0xe0, 0x5a];
 /// The VM behind the trunk.
 const T_MAC: [u8; 6] = [0xfa, 0x16, 0x3e, 0x2c, 0x4b, 0x11];
-const UP: [u8; 6] = [0x52, 0x54, 0x00, 0x01, 0x01, 0xfe];
 const UP_NEW: [u8; 6] = [0x52, 0x54, 0x00, 0x01, 0x01, 0xfd];
 const UP2: [u8; 6] = [0x52, 0x54, 0x00, 0x01, 0x01, 0xfc];
 const LOCAL_MAC: [u8; 6] = [0x52, 0x54, 0, 0, 1, 0x21];
@@ -48,14 +44,11 @@ const C1_MAC: [u8; 6] = [0x52, 0x54, 0, 0, 1, 0x31];
 const C1_NEW: [u8; 6] = [0x52, 0x54, 0, 0, 1, 0x32];
 const C2_MAC: [u8; 6] = [0x52, 0x54, 0, 0, 1, 0x41];
 
-const QR_IP: [u8; 4] = [10, 0, 0, 1];
 const R_IP: [u8; 4] = [10, 0, 0, 9];
 const L_IP: [u8; 4] = [10, 0, 0, 10];
 const T_IP: [u8; 4] = [10, 0, 0, 11];
-const GW_IP: [u8; 4] = [10, 1, 101, 80];
 const FIP_R: [u8; 4] = [10, 1, 101, 82];
 const FIP_L: [u8; 4] = [10, 1, 101, 83];
-const UP_IP: [u8; 4] = [10, 1, 101, 254];
 const UP2_IP: [u8; 4] = [10, 1, 101, 253];
 const LOCAL_IP: [u8; 4] = [10, 0, 1, 21];
 const C1_IP: [u8; 4] = [10, 0, 1, 31];
@@ -63,10 +56,6 @@ const C2_IP: [u8; 4] = [10, 0, 1, 41];
 const REMOTE: [u8; 4] = [8, 8, 8, 8];
 const CLIENT: [u8; 4] = [198, 18, 0, 1];
 const BEYOND_UP2: [u8; 4] = [172, 16, 5, 9];
-
-fn ip(a: [u8; 4]) -> u32 {
-    u32::from_be_bytes(a)
-}
 
 fn udp_rule(id: &str, ports: (u16, u16)) -> AclRule {
     AclRule {
@@ -95,51 +84,12 @@ fn acl() -> PortAcl {
 }
 
 fn router() -> RouterConf {
-    let port = |net, mac, a, mtu, external| RouterPort {
-        port_id: String::new(),
-        net,
-        mac: Mac(mac),
-        ip: ip(a),
-        prefix_len: 24,
-        mtu,
-        external,
-    };
-    let mut r = RouterConf {
-        id: "680944ad-679c-4fe8-ae4b-258cd8ac337f".into(),
-        name: "tenant-R1".into(),
-        ports: vec![
-            port(TENANT, QR, QR_IP, 1458, false),
-            port(EXTNET, QG, GW_IP, 1500, true),
-        ],
-        routes: vec![
-            Route {
-                prefix: ip([10, 0, 0, 0]),
-                len: 24,
-                via: None,
-                port: 0,
-            },
-            Route {
-                prefix: ip([10, 1, 101, 0]),
-                len: 24,
-                via: None,
-                port: 1,
-            },
-            Route {
-                prefix: 0,
-                len: 0,
-                via: Some(ip(UP_IP)),
-                port: 1,
-            },
-        ],
-        snat_ip: Some(ip(GW_IP)),
-        neighbours: vec![
-            (ip(R_IP), Mac(R_MAC)),
-            (ip(L_IP), Mac(L_MAC)),
-            (ip(T_IP), Mac(T_MAC)),
-        ],
-        ..RouterConf::default()
-    };
-    r.sort_routes();
+    let mut r = tenant_router();
+    r.neighbours = vec![
+        (ip(R_IP), Mac(R_MAC)),
+        (ip(L_IP), Mac(L_MAC)),
+        (ip(T_IP), Mac(T_MAC)),
+    ];
     for (fip, fixed) in [(FIP_R, R_IP), (FIP_L, L_IP)] {
         r.fixed_of.insert(ip(fip), ip(fixed));
         r.floating_of.insert(ip(fixed), ip(fip));

@@ -15,7 +15,7 @@ use crate::Mac;
 pub(super) const VM: PortIdx = 0;
 pub(super) const EXT: PortIdx = 1;
 pub(super) const TENANT: u16 = 10;
-const EXTNET: u16 = 11;
+pub(super) const EXTNET: u16 = 11;
 pub(super) const QR: [u8; 6] = [0xfa, 0x16, 0x3e, 0xf7, 0xe6, 0x9c];
 pub(super) const QG: [u8; 6] = [0xfa, 0x16, 0x3e, 0x78, 0x39, 0xe9];
 pub(super) const VM1: [u8; 6] = [0xfa, 0x16, 0x3e, 0x75, 0xe0, 0x5a];
@@ -85,6 +85,16 @@ pub(super) fn snapshot() -> Snapshot {
         EXT,
         vec![local("qg", QG, GW_IP), local("fip", QG, FIP)],
     ));
+    let mut r = tenant_router();
+    r.fixed_of.insert(ip(FIP), ip(VM2_IP));
+    r.floating_of.insert(ip(VM2_IP), ip(FIP));
+    s.routers.push(r);
+    s
+}
+
+/// tenant-R1 without floating IPs: qr- on tenantA-Net, qg- on Ext-Net with SNAT to the
+/// gateway address, the connected routes and the default route via the upstream gateway.
+pub(super) fn tenant_router() -> RouterConf {
     let port = |net, mac, a, mtu, external| RouterPort {
         port_id: String::new(),
         net,
@@ -125,10 +135,7 @@ pub(super) fn snapshot() -> Snapshot {
         ..RouterConf::default()
     };
     r.sort_routes();
-    r.fixed_of.insert(ip(FIP), ip(VM2_IP));
-    r.floating_of.insert(ip(VM2_IP), ip(FIP));
-    s.routers.push(r);
-    s
+    r
 }
 
 struct Rig {
