@@ -78,7 +78,7 @@ pub(super) fn send<F: Frame, O: Io<F>>(
 ) -> Step<F> {
     let plan = nat::Plan::Existing(at.0, at.1);
     let target = nat::target(dp, &plan, m);
-    dp.conntrack.seen(at.0, at.1, m.total, m.tcp_flags, cx.now);
+    let target = nat::commit(dp, &plan, m, target, cx.now)?;
     nat::rewrite(frame.data_mut(), m, &target);
     l3::decrement_ttl(frame.data_mut());
     dp.stats.router.forwarded += 1;

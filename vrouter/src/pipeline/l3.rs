@@ -231,7 +231,7 @@ pub(super) fn node<F: Frame, O: Io<F>>(
     decrement_ttl(frame.data_mut());
     dp.stats.router.forwarded += 1;
     if let nat::Plan::Existing(idx, dir) = plan {
-        if !too_big && first.is_none() && m.frag & 0x3fff == 0 {
+        if !too_big && m.frag & 0x3fff == 0 {
             let key = adjacency::Key {
                 router: router as u16,
                 port: out_rp as u16,
