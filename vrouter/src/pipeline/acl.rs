@@ -8,8 +8,10 @@
 //! replies of the subnet's DHCP server pass; a NEW connection needs an ingress rule.
 //! Packets of known connections never look at the rules.
 
-use super::l3::{self, Ip4, L3};
-use super::{fragments, nat, Dataplane};
+use super::dataplane::Dataplane;
+use super::ip4::{self, Ip4, L3};
+use super::zone::zone;
+use super::{fragments, ipv6_guard, nat};
 use crate::frame::Frame;
 use crate::state::conntrack::{
     tcp_flags, tcp_flags_valid, tcp_may_start, CtError, Segment, TcpVerdict,
@@ -20,8 +22,6 @@ use crate::tables::acl::PortAcl;
 use crate::tables::PortIdx;
 use crate::wire::{arp, be16, be32, ethernet, icmp as wicmp, ipv4, Mac};
 
-/// Conntrack zones of ports start here (routers use their index below it).
-pub(super) const PORT_ZONE: u16 = 0x8000;
 /// Session mark: the connection was opened towards the VM.
 const MARK_INGRESS: u8 = 1;
 
@@ -34,10 +34,18 @@ pub(super) enum Way {
     Ingress,
 }
 
-/// The zone of port `port`.
-#[inline]
-pub(super) fn zone(port: PortIdx) -> u16 {
-    PORT_ZONE | port
+impl<F> Dataplane<F> {
+    /// Counts a first packet of `bytes` allowed by rule `rule` of `port`'s `way` chain.
+    pub(super) fn count_rule(&mut self, port: PortIdx, way: Way, rule: usize, bytes: usize) {
+        let Some((ingress, egress)) = self.acl_hits.get_mut(port as usize) else {
+            return;
+        };
+        let chain = if way == Way::Ingress { ingress } else { egress };
+        if let Some(c) = chain.get_mut(rule) {
+            c.0 += 1;
+            c.1 += bytes as u64;
+        }
+    }
 }
 
 /// Filters a frame crossing VM port `port` in direction `way`.
@@ -65,14 +73,14 @@ pub(super) fn filter<F: Frame>(
             Ok(())
         }
         ethernet::ethertype::IPV4 => {
-            let m = l3::parse(d, zone(port))?;
+            let m = ip4::parse(d, zone(port))?;
             ipv4_filter(dp, acl, port, way, d, src_mac, &m, now)?;
             if fragments::is_first(&m) {
                 fragments::passed_port(dp, d, &m, now)?;
             }
             Ok(())
         }
-        ethernet::ethertype::IPV6 => Err(super::ipv6_guard::refusal(d, way == Way::Egress)),
+        ethernet::ethertype::IPV6 => Err(ipv6_guard::refusal(d, way == Way::Egress)),
         _ => Ok(()),
     }
 }
@@ -126,7 +134,7 @@ fn ipv4_filter<F: Frame>(
             TcpVerdict::Reopen => dp.conntrack.reopen(idx),
         }
     }
-    if m.icmp_type.is_some_and(l3::is_icmp_error) {
+    if m.icmp_type.is_some_and(ip4::is_icmp_error) {
         return related(dp, d, m);
     }
     // Linux nf_conntrack_tcp_loose=1 (the default): a SYN, or a mid-stream ACK (a

@@ -5,7 +5,7 @@
 //! ARP caches nor the VMs' are poisoned (the model is the authority, as Neutron's
 //! l2population ARP responder is).
 
-use super::Dataplane;
+use super::dataplane::Dataplane;
 use crate::stats::DropReason;
 use crate::tables::router::mask;
 use crate::tables::{NetConf, Snapshot};

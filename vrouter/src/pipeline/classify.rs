@@ -1,8 +1,11 @@
 //! The `port-input` node: which network a frame belongs to, from the role of the device it
 //! came in on.
 
-use super::graph::{Ctx, Edge, Meta, Node, Step};
-use super::{acl, output, Dataplane};
+use super::acl;
+use super::dataplane::Dataplane;
+use super::meta::Meta;
+use super::node::{Ctx, Edge, Node, Step};
+use super::vlan_tag::pop_vlan;
 use crate::frame::Frame;
 use crate::stats::DropReason;
 use crate::tables::{Dest, PortRole};
@@ -47,7 +50,7 @@ pub(super) fn node<F: Frame, O>(
             if net == 0 {
                 return Err(DropReason::VlanUnknown);
             }
-            output::pop_vlan(&mut frame)?;
+            pop_vlan(&mut frame)?;
             meta.net = net;
             meta.from = Dest::Port(port);
             Ok(Edge::To(Node::L2Switch, frame))

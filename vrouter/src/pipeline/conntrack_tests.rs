@@ -8,7 +8,7 @@ use super::router_tests::{
     ip, snapshot, EXT, FIP, GW_IP, QG, QR, QR_IP, REMOTE, UP, UP_IP, VM, VM1, VM1_IP, VM2, VM2_IP,
 };
 use super::test_frames::{arp_reply, packet, tcp_seg, udp, TestIo};
-use super::{acl, Dataplane};
+use super::Dataplane;
 use crate::frame::VecFrame;
 use crate::state::conntrack::tcp_flags::{ACK, RST, SYN};
 use crate::stats::DropReason;
@@ -21,7 +21,7 @@ use crate::Mac;
 const SECOND: [u8; 4] = [10, 0, 0, 11];
 /// The router's zone (router 0) and the VM port's.
 const ROUTER_ZONE: u16 = 0;
-const PORT_ZONE: u16 = acl::PORT_ZONE;
+const PORT_ZONE: u16 = super::zone::PORT_ZONE;
 
 fn rule(proto: Option<u8>, ports: (u16, u16)) -> AclRule {
     AclRule {

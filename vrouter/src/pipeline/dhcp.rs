@@ -4,8 +4,10 @@
 //! from the DHCP port's MAC and address, and switched from the local port like any frame
 //! the appliance sends: back through the tunnel peer or local port the client is behind.
 
-use super::graph::{Ctx, Edge, Meta, Node, Step};
-use super::Dataplane;
+use super::dataplane::Dataplane;
+use super::ignored::ignore_broadcast;
+use super::meta::Meta;
+use super::node::{Ctx, Edge, Node, Step};
 use crate::frame::Frame;
 use crate::state::Millis;
 use crate::stats::DropReason;
@@ -146,7 +148,7 @@ pub(super) fn node<F: Frame, O>(
 ) -> Step<F> {
     let multicast = Mac::from_bytes(&frame.data()[0..6]).is_multicast();
     let step = input(dp, cx, meta, frame);
-    super::local::ignore_broadcast(dp, multicast, step)
+    ignore_broadcast(dp, multicast, step)
 }
 
 /// A client message for the network's DHCP server: the reply goes back into the network.

@@ -11,10 +11,13 @@
 //! answered with an ICMP error (TTL, MTU), flooded frames, and frames into a port with
 //! security groups (their own connection state is tracked on the way out).
 
-use super::graph::{Ctx, Edge, Meta, Step};
-use super::l3::{self, Ip4};
-use super::tunnel::ENCAP_LEN;
-use super::{nat, Dataplane, Io};
+use super::dataplane::Dataplane;
+use super::io::Io;
+use super::ip4::{self, Ip4};
+use super::meta::Meta;
+use super::nat;
+use super::node::{Ctx, Edge, Step};
+use super::underlay::{ENCAP_LEN, UNDERLAY_MTU};
 use crate::frame::Frame;
 use crate::state::adjacency::{Encap, Key, Link, Resolved};
 use crate::state::Dir;
@@ -80,7 +83,7 @@ pub(super) fn send<F: Frame, O: Io<F>>(
     let target = nat::target(dp, &plan, m);
     let target = nat::commit(dp, &plan, m, target, cx.now)?;
     nat::rewrite(frame.data_mut(), m, &target);
-    l3::decrement_ttl(frame.data_mut());
+    ip4::decrement_ttl(frame.data_mut());
     dp.stats.router.forwarded += 1;
     dp.stats.router.forwarded_cached += 1;
     let Some(e) = dp.adjacencies.get(slot) else {
@@ -134,7 +137,7 @@ pub(super) fn record_gre<F>(dp: &mut Dataplane<F>, meta: &Meta, device: PortIdx,
     }
     let c = checksum::checksum(&h[OUTER_IP..OUTER_IP + ipv4::MIN_HEADER_LEN]);
     put16(&mut h, OUTER_IP + 10, c);
-    let limit = super::tunnel::UNDERLAY_MTU - (ENCAP_LEN - OUTER_IP) - ethernet::HEADER_LEN;
+    let limit = UNDERLAY_MTU - (ENCAP_LEN - OUTER_IP) - ethernet::HEADER_LEN;
     let r = Resolved {
         gen: meta.egress_gen,
         device,

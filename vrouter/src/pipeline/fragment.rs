@@ -2,9 +2,13 @@
 //! §3.2, RFC 1812 §5.2.6). The first fragment keeps the options; later ones carry a plain
 //! 20-byte header.
 
-use super::graph::{Ctx, Edge, Meta};
-use super::l3::{self, NextHop, L3};
-use super::{Dataplane, Io};
+use super::arp_resolve;
+use super::dataplane::Dataplane;
+use super::hop::NextHop;
+use super::io::Io;
+use super::ip4::L3;
+use super::meta::Meta;
+use super::node::{Ctx, Edge};
 use crate::frame::Frame;
 use crate::stats::DropReason;
 use crate::tables::PortIdx;
@@ -58,8 +62,8 @@ pub(super) fn output<F: Frame, O: Io<F>>(
         put16(b, L3 + 10, c);
         dp.stats.router.fragments += 1;
         let mut meta = Meta::local(in_port, 0);
-        match l3::output(dp, cx, &mut meta, hop, f) {
-            Ok(Edge::To(node, f)) => dp.graph.push(node, meta, f),
+        match arp_resolve::output(dp, cx, &mut meta, hop, f) {
+            Ok(Edge::To(node, f)) => dp.queues.push(node, meta, f),
             Ok(Edge::Done) => {}
             Err(reason) => dp.stats.drop(in_port, reason),
         }

@@ -1,5 +1,5 @@
 //! Fragments with several workers: a datagram's later fragments carry no ports, so they go
-//! to the worker its first fragment went to, the owner of its flow ([`super::steer`]).
+//! to the worker its first fragment went to, the owner of its flow (steer.rs).
 //!
 //! The owner records where the first fragment went before it runs it (a first that finds
 //! no room is dropped, `fragment_table_full`: its later fragments could not follow), and,
@@ -10,24 +10,22 @@
 //! or in an event, and then runs it or hands it to the owner. What waits longer than
 //! [`STEER_TIMEOUT_MS`] is dropped and counted (`fragment_timeout`), as are fragments that
 //! find the pool full (`fragment_table_full`). So the owner meets every fragment after its
-//! first, and its own fragment table ([`super::fragments`]) decides as with one worker.
+//! first, and its own fragment table (fragments.rs) decides as with one worker.
 
-use super::graph::{Ctx, Edge, Meta, Node, Step};
+use super::dataplane::{Dataplane, Steering};
+use super::io::Io;
+use super::meta::Meta;
+use super::node::{Ctx, Edge, Node, Step};
 use super::steer::{self, Fragment};
-use super::{Dataplane, Io, SyncEvent};
+use super::sync_event::SyncEvent;
 use crate::frame::Frame;
 use crate::state::fragments::{FragKey, Held, Piece, Verdict};
 use crate::state::{Fragments, Millis};
 use crate::stats::DropReason;
-use crate::tables::PortIdx;
 
 /// Life of a record of where a datagram's first fragment went, and longest wait of a later
 /// fragment for it: a datagram's fragments travel together, a second is ample.
 pub const STEER_TIMEOUT_MS: Millis = 2_000;
-
-/// Where the first fragments of datagrams went, with later fragments (and their ingress
-/// device) waiting for that to be known.
-pub type Steering<F> = Fragments<(PortIdx, F)>;
 
 /// A fresh steering table.
 pub(super) fn table<F>() -> Steering<F> {
@@ -72,7 +70,7 @@ fn first<F: Frame, O: Io<F>>(
     dp.steered
         .decide(&f.key, Verdict::Steer { worker }, f.piece, cx.now)
         .ok_or(DropReason::FragmentTableFull)?;
-    dp.graph.push(Node::PortInput, *meta, frame);
+    dp.queues.push(Node::PortInput, *meta, frame);
     if worker == 0 {
         release(dp, cx.io, &f.key, 0, cx.now);
     } else {
@@ -152,7 +150,7 @@ fn release<F: Frame, O: Io<F>>(
             dp.steered.follow(key, f.piece, now);
         }
         if worker == dp.worker {
-            dp.graph
+            dp.queues
                 .push(Node::PortInput, Meta::received(port, false), frame);
         } else {
             dp.stats.handed_off += 1;

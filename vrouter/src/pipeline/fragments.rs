@@ -13,28 +13,21 @@
 //! port the fragment is borrowed, not owned, so one arriving before its first is an orphan.
 //!
 //! With several workers every later fragment is steered to the worker its first fragment
-//! went to ([`super::fragment_steer`]), so these decisions are made by the flow's owner as
+//! went to (fragment_steer.rs), so these decisions are made by the flow's owner as
 //! with one worker (`docs/multicore.md`).
 
-use super::graph::{Edge, Meta, Node, Step};
-use super::l3::{Ip4, L3};
-use super::{nat, Dataplane};
+use super::dataplane::Dataplane;
+use super::held_fragment::HeldFragment;
+use super::ip4::{Ip4, L3};
+use super::meta::Meta;
+use super::nat;
+use super::node::{Edge, Node, Step};
 use crate::frame::Frame;
 use crate::state::fragments::{FragKey, Held, Piece, Verdict};
 use crate::state::Millis;
 use crate::stats::DropReason;
 use crate::tables::router::{RouterConf, RouterPortIdx};
-use crate::tables::{NetIdx, PortIdx};
 use crate::wire::{be16, ipv4};
-
-/// A later fragment waiting at the router for its first, with where it came from.
-#[derive(Debug)]
-pub struct HeldFragment<F> {
-    port: PortIdx,
-    net: NetIdx,
-    router: u16,
-    frame: F,
-}
 
 /// What the router does with a later fragment.
 #[derive(Clone, Copy, Debug)]
@@ -174,7 +167,7 @@ pub(super) fn release<F: Frame>(dp: &mut Dataplane<F>, k: &FragKey, now: Millis)
         dp.stats.router.fragments_released += 1;
         let mut meta = Meta::local(h.port, h.net);
         meta.router = h.router;
-        dp.graph.push(Node::Router, meta, h.frame);
+        dp.queues.push(Node::Router, meta, h.frame);
     }
 }
 

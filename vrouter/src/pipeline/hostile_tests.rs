@@ -325,8 +325,8 @@ fn ipv6_from_and_to_a_filtered_port_is_dropped() {
     let before = r.drops(DropReason::Ipv6Unsupported);
     let mut io = TestIo::default();
     let frame = VecFrame::new(&ipv6(VM1, QR, 58, &echo6));
-    let meta = super::graph::Meta::local(EXT, TENANT);
-    r.dp.graph.push(super::Node::L2Switch, meta, frame);
+    let meta = super::meta::Meta::local(EXT, TENANT);
+    r.dp.queues.push(super::Node::L2Switch, meta, frame);
     r.dp.dispatch(&r.snap, r.now, &mut io);
     assert!(io.sent.is_empty());
     assert_eq!(r.drops(DropReason::Ipv6Unsupported), before + 1);

@@ -1,9 +1,13 @@
 //! ICMP the router originates: echo replies for its own addresses, and errors about packets
 //! it cannot forward (RFC 1812 §4.3), rate-limited.
 
-use super::graph::{Ctx, Edge, Meta, Node, Step};
-use super::l3::{Arrival, Ip4, L3};
-use super::{fragments, Dataplane, Io};
+use super::dataplane::Dataplane;
+use super::fragments;
+use super::hop::Arrival;
+use super::io::Io;
+use super::ip4::{Ip4, L3};
+use super::meta::Meta;
+use super::node::{Ctx, Edge, Node, Step};
 use crate::frame::Frame;
 use crate::state::fragments::Verdict;
 use crate::stats::DropReason;
@@ -135,7 +139,7 @@ pub(super) fn error<F: Frame, O: Io<F>>(
     b[icmp_at + wicmp::HEADER_LEN..].copy_from_slice(&d[L3..L3 + quote]);
     wicmp::emit(&mut b[icmp_at..], msg.kind, msg.code, msg.rest);
     dp.stats.router.icmp_errors += 1;
-    dp.graph.push(
+    dp.queues.push(
         Node::L2Switch,
         Meta::local(at.in_port, at.net.local_vlan),
         out,
@@ -149,7 +153,7 @@ pub(super) fn error<F: Frame, O: Io<F>>(
 /// reply fits every link the request crossed): the type changes in the first fragment only,
 /// and its incremental checksum update holds for the whole message (RFC 1624). That needs
 /// no reassembly buffer beyond an mbuf; the later fragments follow by the first's verdict
-/// ([`super::fragments`]).
+/// (fragments.rs).
 pub(super) fn to_router<F: Frame, O: Io<F>>(
     dp: &mut Dataplane<F>,
     cx: &mut Ctx<'_, O>,

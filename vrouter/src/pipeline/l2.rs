@@ -1,8 +1,11 @@
 //! The `l2-switch` node (br-int NORMAL and br-tun tables 1, 10, 20, 21): learn the source,
 //! look up the destination, flood what is unknown or multicast with split horizon.
 
-use super::graph::{Ctx, Edge, Meta, Node, Step};
-use super::{arp_guard, Dataplane, SyncEvent};
+use super::arp_guard;
+use super::dataplane::Dataplane;
+use super::meta::Meta;
+use super::node::{Ctx, Edge, Node, Step};
+use super::sync_event::SyncEvent;
 use crate::frame::Frame;
 use crate::state::Learn;
 use crate::stats::DropReason;
@@ -111,7 +114,7 @@ fn flood<F: Frame>(
             Dest::Peer(_) => Node::TunnelEncap,
             Dest::Local => Node::LocalInput,
         };
-        dp.graph.push(node, meta.copy_to(dest), copy);
+        dp.queues.push(node, meta.copy_to(dest), copy);
     }
     Ok(Edge::Done)
 }

@@ -2,8 +2,14 @@
 //! `local-input` node, which sends what is addressed to them to the `local-arp`, `dhcp` or
 //! `router` node, and the `local-arp` node, ARP for their addresses.
 
-use super::graph::{Ctx, Edge, Meta, Node, Step};
-use super::{dhcp, l3, tunnel, Dataplane, Io};
+use super::arp_frames::{arp_frame, trim_arp_reply};
+use super::arp_resolve::{self, Seen};
+use super::dataplane::Dataplane;
+use super::dhcp;
+use super::ignored::ignore_broadcast;
+use super::io::Io;
+use super::meta::Meta;
+use super::node::{Ctx, Edge, Node, Step};
 use crate::frame::Frame;
 use crate::stats::DropReason;
 use crate::tables::{Dest, LocalKind, Snapshot};
@@ -36,22 +42,6 @@ pub(super) fn node<F: Frame, O>(
     match next {
         Ok(node) => Ok(Edge::To(node, frame)),
         Err(reason) => ignore_broadcast(dp, dst.is_multicast(), Err(reason)),
-    }
-}
-
-/// A broadcast (`multicast`) that none of the appliance's ports wants is consumed and
-/// counted as ignored, not as a drop.
-pub(super) fn ignore_broadcast<F>(
-    dp: &mut Dataplane<F>,
-    multicast: bool,
-    step: Step<F>,
-) -> Step<F> {
-    match step {
-        Err(DropReason::NotForUs) if multicast => {
-            dp.stats.local_ignored += 1;
-            Ok(Edge::Done)
-        }
-        step => step,
     }
 }
 
@@ -94,12 +84,12 @@ fn arp_input<F: Frame, O: Io<F>>(
             let m = crate::tables::router::mask(l.prefix_len);
             matches!(l.kind, LocalKind::Router(_)) && req.spa & m == l.ip & m
         });
-        let seen = l3::Seen {
+        let seen = Seen {
             ip: req.spa,
             mac: req.sha,
             create: for_router,
         };
-        l3::neighbour_seen(dp, meta.in_port, seen, cx.now);
+        arp_resolve::neighbour_seen(dp, meta.in_port, seen, cx.now);
     }
     let Some(me) = me else {
         return Err(DropReason::NotForUs);
@@ -124,7 +114,7 @@ fn arp_input<F: Frame, O: Io<F>>(
         tpa: req.spa,
     }
     .emit(&mut d[ethernet::HEADER_LEN..]);
-    tunnel::trim_arp_reply(&mut frame);
+    trim_arp_reply(&mut frame);
     dp.stats.arp_replies += 1;
     meta.from = Dest::Local;
     Ok(Edge::To(Node::L2Switch, frame))
@@ -151,12 +141,12 @@ pub(super) fn announce<F: Frame, O: Io<F>>(dp: &mut Dataplane<F>, snap: &Snapsho
                 continue;
             }
             dp.announced.push((n.local_vlan, l.ip));
-            let Some(frame) = tunnel::arp_frame(io, l.mac, l.ip, Mac::ZERO, l.ip) else {
+            let Some(frame) = arp_frame(io, l.mac, l.ip, Mac::ZERO, l.ip) else {
                 dp.stats.drops[DropReason::NoBuffer as usize] += 1;
                 continue;
             };
             dp.stats.router.garps += 1;
-            dp.graph
+            dp.queues
                 .push(Node::L2Switch, Meta::local(0, n.local_vlan), frame);
         }
     }

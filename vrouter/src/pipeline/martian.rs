@@ -9,7 +9,7 @@
 //! a martian source; only a malformed option gets an ICMP parameter problem (as Linux's
 //! option parser sends it), through the rate-limited error path.
 
-use super::l3::{Ip4, L3};
+use super::ip4::{Ip4, L3};
 use crate::stats::DropReason;
 use crate::tables::router::{mask, RouterConf, RouterPortIdx};
 use crate::wire::ipv4;

@@ -3,9 +3,14 @@
 //! errors about translated flows (RFC 5508 §4.2 style: the quoted datagram is translated
 //! back too). Checksums are updated incrementally (RFC 1624).
 
-use super::graph::{Ctx, Meta, Step};
-use super::l3::{Arrival, Ip4, NextHop, L3};
-use super::{l3, steer, Dataplane, Io};
+use super::arp_resolve;
+use super::dataplane::Dataplane;
+use super::hop::{Arrival, NextHop};
+use super::io::Io;
+use super::ip4::{self, Ip4, L3};
+use super::meta::Meta;
+use super::node::{Ctx, Edge, Step};
+use super::steer;
 use crate::frame::Frame;
 use crate::state::conntrack::CtError;
 use crate::state::{Dir, FlowKey, Millis};
@@ -44,7 +49,7 @@ pub(super) enum Plan {
     /// Routed without translation and without a session.
     Plain,
     /// A later fragment: its addresses become those its first fragment got
-    /// ([`super::fragments`]); its ports are in the first fragment only.
+    /// (fragments.rs); its ports are in the first fragment only.
     Follow {
         /// Source address after translation.
         src: u32,
@@ -144,58 +149,6 @@ pub(super) fn commit<F>(
             dp.conntrack.seen(idx, Dir::Orig, m.total, m.tcp_flags, now);
             Ok(t)
         }
-    }
-}
-
-/// Destinations whose SNAT ports ran out: a new flow to one of them is refused at once for
-/// [`Exhausted::HOLD`] instead of probing for a port again, so that exhaustion costs a
-/// lookup per packet, not a search (a direct-mapped table, allocated once).
-#[derive(Debug)]
-pub(super) struct Exhausted {
-    slots: Box<[(u128, Millis)]>,
-}
-
-impl Exhausted {
-    /// Destinations remembered at most (one per slot).
-    const SLOTS: usize = 1024;
-    /// How long a destination stays refused after the ports ran out.
-    const HOLD: Millis = 1000;
-
-    /// An empty table.
-    pub(super) fn new() -> Exhausted {
-        Exhausted {
-            slots: vec![(0, 0); Self::SLOTS].into_boxed_slice(),
-        }
-    }
-
-    /// The translated tuple without its source port: what shares the SNAT port space.
-    /// Never 0, so that an empty slot matches nothing.
-    fn key(t: &FlowKey) -> u128 {
-        1 << 127
-            | u128::from(t.zone) << 96
-            | u128::from(t.proto) << 80
-            | u128::from(t.dport) << 64
-            | u128::from(t.src) << 32
-            | u128::from(t.dst)
-    }
-
-    fn slot(k: u128) -> usize {
-        let h = (k as u64 ^ (k >> 64) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        (h >> 54) as usize % Self::SLOTS
-    }
-
-    /// True if the port space of `t`'s destination ran out less than `HOLD` ago.
-    #[inline]
-    pub(super) fn refuses(&self, t: &FlowKey, now: Millis) -> bool {
-        let k = Self::key(t);
-        let (key, until) = self.slots[Self::slot(k)];
-        key == k && now < until
-    }
-
-    /// Records that no port was found for `t` at `now`.
-    pub(super) fn remember(&mut self, t: &FlowKey, now: Millis) {
-        let k = Self::key(t);
-        self.slots[Self::slot(k)] = (k, now + Self::HOLD);
     }
 }
 
@@ -319,7 +272,7 @@ pub(super) fn icmp_error_input<F: Frame, O: Io<F>>(
     let Some((idx, dir)) = dp.conntrack.lookup(&quoted.reverse()) else {
         if at.r.owns(m.key.dst) {
             dp.stats.router.icmp_errors_received += 1;
-            return Ok(super::graph::Edge::Done);
+            return Ok(Edge::Done);
         }
         return forward_plain(dp, cx, at.r, meta, frame, m);
     };
@@ -400,19 +353,19 @@ fn forward_plain<F: Frame, O: Io<F>>(
     if m.total > usize::from(r.ports[out_rp].mtu) {
         return Err(DropReason::FragNeeded);
     }
-    l3::decrement_ttl(frame.data_mut());
+    ip4::decrement_ttl(frame.data_mut());
     dp.stats.router.forwarded += 1;
     let hop = NextHop {
         r,
         out_rp,
         ip: next_hop,
     };
-    l3::output(dp, cx, meta, &hop, frame)
+    arp_resolve::output(dp, cx, meta, &hop, frame)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Exhausted;
+    use super::super::nat_exhausted::Exhausted;
     use crate::state::FlowKey;
 
     fn flow(sport: u16, dst: u32, dport: u16) -> FlowKey {

@@ -1,8 +1,12 @@
 //! The `port-output` node: the security groups into a VM port, the egress 802.1Q tag, and
 //! the hand-off to the device.
 
-use super::graph::{Ctx, Edge, Meta, Step};
-use super::{acl, egress, Dataplane, Io};
+use super::dataplane::Dataplane;
+use super::io::Io;
+use super::meta::Meta;
+use super::node::{Ctx, Edge, Step};
+use super::vlan_tag::push_vlan;
+use super::{acl, egress};
 use crate::frame::Frame;
 use crate::stats::DropReason;
 use crate::tables::Dest;
@@ -36,30 +40,4 @@ pub(super) fn node<F: Frame, O: Io<F>>(
     }
     cx.io.send(port, frame);
     Ok(Edge::Done)
-}
-
-/// Inserts an 802.1Q tag with `vid` after the MAC addresses.
-fn push_vlan<F: Frame>(frame: &mut F, vid: u16) -> Result<(), DropReason> {
-    let d = frame.push(vlan::HEADER_LEN).ok_or(DropReason::NoBuffer)?;
-    d.copy_within(vlan::HEADER_LEN..vlan::HEADER_LEN + 12, 0);
-    let inner = u16::from_be_bytes([d[16], d[17]]);
-    d[12..14].copy_from_slice(&ethernet::ethertype::VLAN.to_be_bytes());
-    vlan::Repr {
-        pcp: 0,
-        vid,
-        ethertype: inner,
-    }
-    .emit(&mut d[14..18]);
-    Ok(())
-}
-
-/// Removes the 802.1Q tag after the MAC addresses (the caller checked it is there).
-pub(super) fn pop_vlan<F: Frame>(frame: &mut F) -> Result<(), DropReason> {
-    let d = frame.data_mut();
-    if d.len() < ethernet::HEADER_LEN + vlan::HEADER_LEN {
-        return Err(DropReason::Malformed);
-    }
-    d.copy_within(0..12, vlan::HEADER_LEN);
-    frame.pull(vlan::HEADER_LEN);
-    Ok(())
 }

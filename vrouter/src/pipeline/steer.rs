@@ -7,9 +7,10 @@
 //! ports, and SNAT picks the translated port so that the reply hashes to the worker that made
 //! the session ([`owns_ports`]). A GRE frame is steered by the frame it carries. Frames
 //! without ports (ARP, other protocols) belong to worker 0; so do later fragments, unless
-//! the worker knows where their first went ([`super::fragment_steer`]).
+//! the worker knows where their first went (fragment_steer.rs).
 //! See `docs/multicore.md` for the whole design.
 
+use super::ip4::is_icmp_error;
 use crate::state::fragments::{FragKey, Piece};
 use crate::wire::{be16, be32, ethernet, icmp, ipv4};
 
@@ -148,7 +149,7 @@ fn icmp_ports(l4: &[u8]) -> Option<(u16, u16)> {
             let id = be16_at(l4, 4)?;
             Some((id, id))
         }
-        kind if super::l3::is_icmp_error(kind) => {
+        kind if is_icmp_error(kind) => {
             let (proto, quoted) = ipv4_payload(l4.get(8..)?)?;
             match proto {
                 ipv4::proto::TCP | ipv4::proto::UDP => {

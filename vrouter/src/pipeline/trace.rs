@@ -3,7 +3,7 @@
 //! node, the edge it gave them, the frame as the node got it in one line, and the sessions
 //! the node created. A frame that is not traced costs one branch per node.
 
-use super::graph::Node;
+use super::node::Node;
 use crate::stats::DropReason;
 use crate::tables::PortIdx;
 use crate::wire::{be16, be32, ethernet, ipv4, Mac};

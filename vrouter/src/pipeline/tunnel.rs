@@ -2,8 +2,15 @@
 //! underlay, and `tunnel-encap`, GRE encapsulation towards peers (RFC 2784 with the key of
 //! RFC 2890 = segmentation id).
 
-use super::graph::{Ctx, Edge, Meta, Node, Step};
-use super::{Dataplane, Io, SyncEvent};
+use super::arp_frames::{arp_frame, trim_arp_reply};
+use super::dataplane::Dataplane;
+use super::egress;
+use super::io::Io;
+use super::last_tunnel::LastTunnel;
+use super::meta::Meta;
+use super::node::{Ctx, Edge, Node, Step};
+use super::sync_event::SyncEvent;
+use super::underlay::{ENCAP_LEN, UNDERLAY_MTU};
 use crate::frame::Frame;
 use crate::state::neighbours::Hold;
 use crate::state::Millis;
@@ -11,14 +18,8 @@ use crate::stats::DropReason;
 use crate::tables::{Dest, PortIdx, Snapshot, Underlay};
 use crate::wire::{arp, be16, ethernet, gre, ipv4, Error, Mac};
 
-/// Outer headers this node puts in front of a tunnelled frame: Ethernet, IPv4, GRE with key.
-pub const ENCAP_LEN: usize = ethernet::HEADER_LEN + ipv4::MIN_HEADER_LEN + 8;
-/// MTU of the underlay (the outer IPv4 packet at most).
-pub const UNDERLAY_MTU: usize = 1500;
 /// TTL of the outer header (Open vSwitch's default for tunnels).
 const OUTER_TTL: u8 = 64;
-/// Minimum Ethernet frame without FCS; shorter frames this node originates are padded.
-const MIN_FRAME: usize = 60;
 
 /// Handles a frame from the underlay device: ARP for the local endpoint, or GRE to decap.
 #[inline]
@@ -116,24 +117,6 @@ fn arp_input<F: Frame, O: Io<F>>(
     dp.stats.arp_replies += 1;
     io.send(port, frame);
     Ok(Edge::Done)
-}
-
-/// Cuts an ARP reply built in the request's buffer to the ARP packet, padded with zeros to
-/// the minimum frame: nothing the request carried after its ARP packet goes back.
-pub(super) fn trim_arp_reply<F: Frame>(frame: &mut F) {
-    let len = frame.len().min(MIN_FRAME);
-    frame.data_mut()[ethernet::HEADER_LEN + arp::PACKET_LEN..len].fill(0);
-    frame.truncate(len);
-}
-
-/// The last (peer, key) a GRE packet came with and the network it maps to: the frames of a
-/// vector mostly share them, so both lookups are done once per run of equal tunnels. It
-/// holds what the snapshot says and is forgotten when another snapshot applies.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct LastTunnel {
-    peer: u32,
-    key: u32,
-    net: crate::tables::NetIdx,
 }
 
 /// Terminates a GRE packet for the local endpoint: checks it, maps the key to a network,
@@ -250,7 +233,7 @@ pub(super) fn encap_node<F: Frame, O: Io<F>>(
     if mac.is_some() {
         if meta.egress != 0 {
             let header = &frame.data()[..ENCAP_LEN + ethernet::HEADER_LEN];
-            super::egress::record_gre(dp, meta, u.port, header);
+            egress::record_gre(dp, meta, u.port, header);
         }
         cx.io.send(u.port, frame);
         return Ok(Edge::Done);
@@ -293,40 +276,6 @@ pub(super) fn send_arp_request<F: Frame, O: Io<F>>(
     };
     dp.stats.arp_requests += 1;
     io.send(u.port, frame);
-}
-
-/// A new minimum-size frame holding an ARP request from `sha`/`spa` for `tpa` (broadcast
-/// when `tha` is zero, else a reply to `tha`).
-pub(super) fn arp_frame<F: Frame, O: Io<F>>(
-    io: &mut O,
-    sha: Mac,
-    spa: u32,
-    tha: Mac,
-    tpa: u32,
-) -> Option<F> {
-    let mut frame = io.alloc()?;
-    let d = frame.append(MIN_FRAME)?;
-    d.fill(0);
-    let request = tha == Mac::ZERO;
-    ethernet::Repr {
-        dst: if request { Mac::BROADCAST } else { tha },
-        src: sha,
-        ethertype: ethernet::ethertype::ARP,
-    }
-    .emit(d);
-    arp::Repr {
-        op: if request {
-            arp::op::REQUEST
-        } else {
-            arp::op::REPLY
-        },
-        sha,
-        spa,
-        tha,
-        tpa,
-    }
-    .emit(&mut d[ethernet::HEADER_LEN..]);
-    Some(frame)
 }
 
 /// The drop reason for a header that failed to parse.
