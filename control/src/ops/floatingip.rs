@@ -2,7 +2,7 @@
 //! (`device_owner = network:floatingip`, `device_id` = the floating IP's id); associating
 //! maps it to a port's fixed IP through the router that connects the two networks.
 
-use super::{alloc, deleted, network, port, resolve};
+use super::{alloc, deleted, ipam, network, port, resolve};
 use crate::api::{ApiError, Deleted, FloatingIpAssociate, FloatingIpCreate, FloatingIpInfo};
 use crate::model::{owner, FloatingIp, Topology};
 
@@ -55,8 +55,8 @@ pub(super) fn create(
         ip_address: a.floating_ip_address.clone(),
     };
     let fixed = match &a.floating_ip_address {
-        Some(_) => alloc::fixed_ips(topo, &network_id, Some(&[request]))?,
-        None => alloc::fixed_ips(topo, &network_id, None)?,
+        Some(_) => ipam::fixed_ips(topo, &network_id, Some(&[request]))?,
+        None => ipam::fixed_ips(topo, &network_id, None)?,
     };
     let Some(address) = fixed.first().map(|f| f.ip_address.clone()) else {
         let msg = format!("network {network_id} has no subnet to take a floating IP from");

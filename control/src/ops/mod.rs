@@ -6,6 +6,7 @@
 mod alloc;
 pub(crate) mod conntrack;
 mod floatingip;
+mod ipam;
 mod network;
 mod peer;
 mod port;

@@ -1,6 +1,6 @@
 //! `port.*`.
 
-use super::{alloc, deleted, network, resolve, security_group};
+use super::{alloc, deleted, ipam, network, resolve, security_group};
 use crate::api::{ApiError, Deleted, PortCreate, PortInfo, PortList, PortUpdate};
 use crate::model::{owner, FixedIp, Port, Topology};
 
@@ -93,7 +93,7 @@ pub(super) fn create(topo: &mut Topology, a: &PortCreate) -> Result<PortInfo, Ap
         id: alloc::id_or_new(&a.id)?,
         name: a.name.clone(),
         mac_address: alloc::mac_or_new(topo, &network_id, &a.mac_address)?,
-        fixed_ips: alloc::fixed_ips(topo, &network_id, a.fixed_ips.as_deref())?,
+        fixed_ips: ipam::fixed_ips(topo, &network_id, a.fixed_ips.as_deref())?,
         network_id,
         device_owner: a.device_owner.clone(),
         device_id: a.device_id.clone(),
@@ -122,7 +122,7 @@ pub(super) fn update(topo: &mut Topology, a: &PortUpdate) -> Result<PortInfo, Ap
             // The port's own addresses are free for it to keep.
             let mut others = topo.clone();
             others.ports[i].fixed_ips.clear();
-            Some(alloc::fixed_ips(&others, &network_id, Some(reqs))?)
+            Some(ipam::fixed_ips(&others, &network_id, Some(reqs))?)
         }
         None => None,
     };

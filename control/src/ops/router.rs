@@ -2,7 +2,7 @@
 //! interface or gateway is a port whose `device_owner` says so and whose `device_id` is
 //! the router's id.
 
-use super::{alloc, deleted, network, port, resolve, subnet};
+use super::{alloc, deleted, ipam, network, port, resolve, subnet};
 use crate::api::{
     ApiError, Deleted, GatewayInfo, InterfaceInfo, RouterAddress, RouterCreate, RouterGatewaySet,
     RouterInfo, RouterInterface, RouterUpdate,
@@ -258,7 +258,7 @@ pub(super) fn gateway_set(
             alloc::mac_or_new(topo, &network_id, &a.mac_address)?,
             (
                 network_id.clone(),
-                alloc::fixed_ips(topo, &network_id, a.fixed_ips.as_deref())?,
+                ipam::fixed_ips(topo, &network_id, a.fixed_ips.as_deref())?,
             ),
             (owner::ROUTER_GATEWAY, &router_id),
         );
