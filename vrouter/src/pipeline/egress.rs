@@ -90,7 +90,9 @@ pub(super) fn send<F: Frame, O: Io<F>>(
         return Err(DropReason::NotForUs);
     };
     let (len, device, encap, counter) = (usize::from(e.len), e.device, e.encap, e.mac_counter);
-    dp.mac.count(counter, frame.len());
+    if let Some(counter) = counter {
+        dp.mac.count(counter, frame.len());
+    }
     let extra = len - ethernet::HEADER_LEN;
     let d = frame.push(extra).ok_or(DropReason::NoBuffer)?;
     d[..len].copy_from_slice(&e.header[..len]);
@@ -118,7 +120,7 @@ pub(super) fn record_port<F>(dp: &mut Dataplane<F>, meta: &Meta, device: PortIdx
         encap: Encap::Ethernet,
         header,
         ip_limit: u16::MAX,
-        mac_counter: 0,
+        mac_counter: None,
     };
     record(dp, meta, r);
 }
@@ -144,13 +146,13 @@ pub(super) fn record_gre<F>(dp: &mut Dataplane<F>, meta: &Meta, device: PortIdx,
         encap: Encap::Gre,
         header: &h,
         ip_limit: limit as u16,
-        mac_counter: 0,
+        mac_counter: None,
     };
     record(dp, meta, r);
 }
 
 /// Records `r` for the frame's adjacency, if the router marked it, with the MAC table's
-/// counter of the next hop (whose MAC leads the inner Ethernet header).
+/// counter of the next hop (whose MAC leads the inner Ethernet header), if it was learned.
 fn record<F>(dp: &mut Dataplane<F>, meta: &Meta, r: Resolved<'_>) {
     let Some(slot) = meta.egress.checked_sub(1) else {
         return;
@@ -160,8 +162,6 @@ fn record<F>(dp: &mut Dataplane<F>, meta: &Meta, r: Resolved<'_>) {
         Encap::Gre => ENCAP_LEN,
     };
     let next_hop = Mac::from_bytes(&r.header[inner..inner + 6]);
-    let Some(mac_counter) = dp.mac.counter_slot(meta.net, next_hop) else {
-        return;
-    };
+    let mac_counter = dp.mac.counter_slot(meta.net, next_hop);
     dp.adjacencies.record(slot, Resolved { mac_counter, ..r });
 }

@@ -799,3 +799,35 @@ fn a_routed_frame_from_compute1_going_upstream_is_traced_through_its_nodes() {
     r.rx(UNDERLAY, &from_compute(C1_MAC, C1_IP, &r_query(1)));
     assert_eq!(r.dp.trace.steps.len(), 7);
 }
+
+#[test]
+fn a_flow_to_an_upstream_router_not_yet_heard_from_goes_by_its_cached_egress() {
+    // The upstream router is a static neighbour and has sent nothing: its MAC is in no
+    // MAC table, so the first packets are flooded, to eth2 alone.
+    let mut snap = snapshot(true);
+    snap.routers[0].neighbours.push((ip(UP_IP), Mac(UP)));
+    let mut r = Rig {
+        dp: Dataplane::new(&snap, 0),
+        snap,
+        io: TestIo::default(),
+    };
+    for i in 0..6 {
+        let out = r.rx(TRUNK, &tagged(&t_out(REMOTE, i), TRUNK_VID));
+        assert_eq!(out, vec![(EXT, t_out_routed(UP, REMOTE, i))], "packet {i}");
+    }
+    // The first packet creates the session, the second records its egress; the others
+    // go by it, with no flood.
+    assert_eq!(r.dp.stats.flooded, 2);
+    assert_eq!(r.dp.stats.router.forwarded_cached, 4);
+    // The upstream router speaks: its MAC is learned behind eth2, the cached egress is
+    // resolved again once, and the flow goes on, unchanged and unflooded.
+    assert!(r.rx(EXT, &garp(UP, UP_IP)).is_empty());
+    let flooded = r.dp.stats.flooded;
+    for i in 6..10 {
+        let out = r.rx(TRUNK, &tagged(&t_out(REMOTE, i), TRUNK_VID));
+        assert_eq!(out, vec![(EXT, t_out_routed(UP, REMOTE, i))], "packet {i}");
+    }
+    assert_eq!(r.dp.stats.flooded, flooded);
+    assert_eq!(r.dp.stats.router.forwarded_cached, 7);
+    assert_eq!(r.dp.stats.total_drops(), 0);
+}

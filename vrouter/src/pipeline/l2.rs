@@ -72,11 +72,15 @@ fn deliver<F>(from: Dest, dest: Dest, frame: F) -> Step<F> {
 /// Floods to every local member of the network but the ingress one, to the appliance's own
 /// ports on it (router, DHCP) and, for frames that did not come from a tunnel, to every
 /// tunnel peer (br-tun table 21). A copy that finds no buffer is counted and the other
-/// copies still go; each copy's own drops count apart.
+/// copies still go; each copy's own drops count apart. Where the flood reaches one place
+/// only (a routed frame to an upstream router not yet heard from, on a network whose one
+/// member is its uplink), the frame goes there as a learned destination's would, with its
+/// record: its session may cache that egress, which a learned MAC or a new member (a
+/// snapshot) invalidates.
 fn flood<F: Frame>(
     dp: &mut Dataplane<F>,
     snap: &Snapshot,
-    meta: &Meta,
+    meta: &mut Meta,
     net: &NetConf,
     frame: F,
 ) -> Step<F> {
@@ -94,13 +98,19 @@ fn flood<F: Frame>(
         .map(|&ip| Dest::Peer(ip));
     let locals = (!net.locals.is_empty() && from != Dest::Local).then_some(Dest::Local);
     let mut targets = ports.chain(locals).chain(peers).peekable();
-    if targets.peek().is_none() {
+    let Some(first) = targets.next() else {
         return Err(DropReason::NoDestination);
-    }
+    };
     dp.stats.flooded += 1;
+    if targets.peek().is_none() {
+        meta.to = first;
+        return Ok(Edge::To(node_for(first), frame));
+    }
     let mut frame = Some(frame);
-    while let Some(dest) = targets.next() {
-        let copy = if targets.peek().is_none() {
+    let mut next = Some(first);
+    while let Some(dest) = next {
+        next = targets.next();
+        let copy = if next.is_none() {
             frame.take()
         } else {
             frame.as_ref().and_then(F::try_clone)
@@ -109,12 +119,17 @@ fn flood<F: Frame>(
             dp.stats.drop(meta.in_port, DropReason::NoBuffer);
             continue;
         };
-        let node = match dest {
-            Dest::Port(_) => Node::PortOutput,
-            Dest::Peer(_) => Node::TunnelEncap,
-            Dest::Local => Node::LocalInput,
-        };
-        dp.queues.push(node, meta.copy_to(dest), copy);
+        dp.queues.push(node_for(dest), meta.copy_to(dest), copy);
     }
     Ok(Edge::Done)
+}
+
+/// The node that takes a frame to `dest`.
+#[inline]
+fn node_for(dest: Dest) -> Node {
+    match dest {
+        Dest::Port(_) => Node::PortOutput,
+        Dest::Peer(_) => Node::TunnelEncap,
+        Dest::Local => Node::LocalInput,
+    }
 }

@@ -64,8 +64,9 @@ pub struct Egress {
     pub encap: Encap,
     /// Header bytes in use.
     pub len: u8,
-    /// The MAC table's counter slot of the next hop's entry.
-    pub mac_counter: u32,
+    /// The MAC table's counter slot of the next hop's entry (none when the frame was
+    /// flooded to its one destination, its MAC not learned).
+    pub mac_counter: Option<u32>,
     /// The header, `len` bytes.
     pub header: [u8; HEADER_MAX],
 }
@@ -84,8 +85,9 @@ pub struct Resolved<'a> {
     pub header: &'a [u8],
     /// Largest IPv4 packet the device's side takes (the underlay's MTU for a tunnel).
     pub ip_limit: u16,
-    /// The MAC table's counter slot of the next hop's entry.
-    pub mac_counter: u32,
+    /// The MAC table's counter slot of the next hop's entry (none when the frame was
+    /// flooded to its one destination, its MAC not learned).
+    pub mac_counter: Option<u32>,
 }
 
 impl Egress {
@@ -95,7 +97,7 @@ impl Egress {
         device: 0,
         encap: Encap::Ethernet,
         len: 0,
-        mac_counter: 0,
+        mac_counter: None,
         header: [0; HEADER_MAX],
     };
 }
@@ -230,7 +232,7 @@ mod tests {
             encap: Encap::Ethernet,
             header: &[0xaa; 14],
             ip_limit: 1400,
-            mac_counter: 9,
+            mac_counter: Some(9),
         }
     }
 
@@ -245,7 +247,7 @@ mod tests {
         let e = t.valid(link, 5).expect("recorded");
         assert_eq!(
             (e.len, e.device, e.max_ip_len, e.mac_counter),
-            (14, 3, 1400, 9)
+            (14, 3, 1400, Some(9))
         );
         assert_eq!(e.header[..14], [0xaa; 14]);
         assert!(t.valid(link, 6).is_none(), "the state changed since");

@@ -208,7 +208,8 @@ pub struct MacTable {
     /// [`MacTable::apply`]).
     recent: Box<[Recent; RECENT_SLOTS]>,
     conf: MacTableConf,
-    /// Changes that can alter where a frame goes (moves, removals, a new snapshot).
+    /// Changes that can alter where a frame goes or what counts it (new entries, moves,
+    /// removals, a new snapshot).
     generation: u32,
     /// Event counters.
     pub stats: MacTableStats,
@@ -312,6 +313,9 @@ impl MacTable {
                     },
                 );
                 self.stats.learned += 1;
+                // A frame flooded to its one destination may have cached that egress
+                // without counting towards this address: it resolves again.
+                self.generation = self.generation.wrapping_add(1);
                 (Learn::New, now)
             }
         }
