@@ -49,7 +49,10 @@ impl<F: Frame> Dataplane<F> {
                     Node::LocalInput => self.run_vector(&mut cx, node, &mut batch, local::node),
                     Node::LocalArp => self.run_vector(&mut cx, node, &mut batch, local::arp_node),
                     Node::Dhcp => self.run_vector(&mut cx, node, &mut batch, dhcp::node),
-                    Node::Router => self.run_vector(&mut cx, node, &mut batch, l3::node),
+                    Node::Router => {
+                        l3::warm(self, &batch);
+                        self.run_vector(&mut cx, node, &mut batch, l3::node)
+                    }
                     Node::PortOutput => self.run_vector(&mut cx, node, &mut batch, output::node),
                     Node::TunnelEncap => {
                         self.run_vector(&mut cx, node, &mut batch, tunnel::encap_node)

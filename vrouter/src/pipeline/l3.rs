@@ -21,6 +21,23 @@ use crate::state::fragments::Verdict;
 use crate::stats::DropReason;
 use crate::wire::{be16, ethernet, ipv4};
 
+/// Before the `router` node runs over `batch`: when the sessions outgrow the caches, looks
+/// up every frame's session first, so that the vector's table misses overlap and the node
+/// finds its entries in the cache.
+pub(super) fn warm<F: Frame>(dp: &Dataplane<F>, batch: &[(Meta, F)]) {
+    if !dp.conntrack.exceeds_cache() {
+        return;
+    }
+    for (meta, frame) in batch {
+        let d = frame.data();
+        if d.len() > L3 && be16(d, 12) == ethernet::ethertype::IPV4 {
+            if let Ok(m) = parse(d, meta.router) {
+                dp.conntrack.warm(&m.key);
+            }
+        }
+    }
+}
+
 /// The `router` node: routes an IPv4 frame that arrived on router `meta.router`'s port on
 /// network `meta.net`.
 #[inline]

@@ -20,6 +20,7 @@ pub use tcp::{
 };
 
 use super::huge_pages::HugePages;
+use super::prefetch::prefetch;
 use super::Millis;
 use core::hash::{Hash, Hasher};
 use hashbrown::{DefaultHashBuilder, HashMap};
@@ -211,6 +212,9 @@ crate::merge_fields!(ConntrackStats {
     picked_up,
 });
 
+/// Keys (two per session) above which the key map and the sessions outgrow the L2 cache
+/// (about 250 bytes a session) and lookups are warmed a vector ahead.
+const WARM_KEYS: usize = 16_384;
 /// No session (end of a list).
 const NIL: u32 = u32::MAX;
 /// Sessions at most created for one packet (a security group, a router, another port).
@@ -358,6 +362,24 @@ impl Conntrack {
             let dir = if s & 1 == 1 { Dir::Reply } else { Dir::Orig };
             (s >> 1, dir)
         })
+    }
+
+    /// True if the table holds more sessions than the caches do, so that a vector's
+    /// lookups are worth issuing ahead of its packets ([`Conntrack::warm`]).
+    #[inline]
+    pub fn exceeds_cache(&self) -> bool {
+        self.map.len() > WARM_KEYS
+    }
+
+    /// Looks `key` up and asks for its session's cache lines, ahead of the packet that
+    /// needs them: over a vector the misses of the probes and sessions overlap.
+    #[inline]
+    pub fn warm(&self, key: &FlowKey) {
+        if let Some(&s) = self.map.get(key) {
+            if let Some(session) = self.sessions.get((s >> 1) as usize) {
+                prefetch(session, core::mem::size_of::<Option<Session>>());
+            }
+        }
     }
 
     /// True if `key` is in use by any session, in either direction.

@@ -8,6 +8,7 @@ pub mod huge_pages;
 pub mod leases;
 pub mod mac_table;
 pub mod neighbours;
+pub mod prefetch;
 
 pub use adjacency::Adjacencies;
 pub use conntrack::{Conntrack, Dir, FlowKey, Session};
