@@ -8,6 +8,7 @@
 use crate::dpdk::{Eal, Mempool, Port};
 use crate::metrics::MetricsServer;
 use crate::notify::Notifier;
+use crate::outcome::Outcome;
 use crate::plane::Plane;
 use crate::worker::{Dump, Links, Worker};
 use anyhow::{anyhow, bail, Context, Result};
@@ -19,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vrouter::state::huge_pages;
-use vrouter::tables::{PortIdx, Snapshot};
+use vrouter::tables::PortIdx;
 
 /// Set by SIGINT/SIGTERM; every loop of the process ends when it is set.
 pub static STOP: AtomicBool = AtomicBool::new(false);
@@ -52,18 +53,6 @@ pub struct Options {
     pub stats_interval: Option<Duration>,
     /// Where the metrics endpoint listens, if anywhere.
     pub metrics: Option<SocketAddr>,
-}
-
-/// What the appliance leaves when it stops: the final state and the snapshot it ran.
-pub struct Outcome {
-    /// Final worker state.
-    pub dump: Dump,
-    /// The snapshot at the end (device names, networks).
-    pub snapshot: Arc<Snapshot>,
-    /// Every device's own counters (rte_eth_stats) just before it closed, by device.
-    pub nic: Vec<control::plane::NicCounters>,
-    /// Mbufs of the pool, and how many were still out once every device had closed.
-    pub mbufs: (u32, u32),
 }
 
 /// Wakes the main thread (async-signal-safe: one write(2) to a non-blocking pipe).

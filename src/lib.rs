@@ -7,6 +7,7 @@ pub mod dpdk;
 pub mod logging;
 pub mod metrics;
 pub mod notify;
+pub mod outcome;
 pub mod plane;
 pub mod report;
 pub mod worker;

@@ -4,6 +4,7 @@
 //! says so; `publish` returns once every worker runs it, so that a change is in force for
 //! the very next packet when the client gets its answer.
 
+use crate::report;
 use crate::worker::{Command, Dump};
 use control::api::ApiError;
 use control::plane::NicCounters;
@@ -13,7 +14,6 @@ use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use vrouter::stats::DropReason;
-use vrouter::stats::Named;
 use vrouter::tables::Snapshot;
 
 mod capture;
@@ -184,7 +184,7 @@ impl DataPlane for Plane {
         let macs = d.macs.iter().map(|(net, mac, e)| MacFlow {
             vlan: *net,
             mac: mac.to_string(),
-            output: crate::report::dest_name(&snap, e.dest),
+            output: report::dest_name(&snap, e.dest),
             n_packets: e.n_packets,
             n_bytes: e.n_bytes,
             age_ms: d.uptime_ms.saturating_sub(e.last_seen),
@@ -195,7 +195,7 @@ impl DataPlane for Plane {
             mbufs: (d.mbufs_in_use, self.pool_size),
             steering: (d.stats.handed_off, d.stats.sync_sent, d.stats.sync_applied),
             nic: self.port_ids.iter().map(|&id| nic_counters(id)).collect(),
-            counters: [counters(&d), vec![self.capture_counters()]].concat(),
+            counters: [report::counters(&d), vec![self.capture_counters()]].concat(),
             generation: d.generation,
             uptime_ms: d.uptime_ms,
             ports: ports.collect(),
@@ -286,30 +286,4 @@ pub fn nic_counters(id: u16) -> NicCounters {
             oerrors: s.oerrors,
         },
     )
-}
-
-/// The stages' counters by group, as `stats` shows them.
-pub fn counters(d: &Dump) -> Vec<(&'static str, Vec<(&'static str, u64)>)> {
-    let st = &d.stats;
-    let events = vec![
-        ("gre_decap", st.gre_decap),
-        ("gre_encap", st.gre_encap),
-        ("flooded", st.flooded),
-        ("arp_replies", st.arp_replies),
-        ("arp_requests", st.arp_requests),
-        ("arp_replies_received", st.arp_replies_received),
-        ("local_ignored", st.local_ignored),
-    ];
-    let mut conntrack = d.conntrack.0.named();
-    conntrack.push(("live", d.conntrack.1 as u64));
-    vec![
-        ("events", events),
-        ("router", st.router.named()),
-        ("security_groups", st.acl.named()),
-        ("conntrack", conntrack),
-        ("dhcp", st.dhcp.named()),
-        ("mac_table", d.mac_events.named()),
-        ("underlay_neighbours", d.neighbour_events[0].named()),
-        ("router_neighbours", d.neighbour_events[1].named()),
-    ]
 }

@@ -1,11 +1,12 @@
 //! Text renderings of a worker's state for people: per-device counters as ifconfig shows
-//! them, drop reasons, and the MAC table as `dump-flows` of br-tun table 20 would list it.
+//! them, drop reasons, and the MAC table as `dump-flows` of br-tun table 20 would list it;
+//! the MAC destinations' names and the counter groups are the control socket's views' too.
 
-use crate::appliance::Outcome;
+use crate::outcome::Outcome;
 use crate::worker::Dump;
 use std::fmt::Write;
 use std::net::Ipv4Addr;
-use vrouter::stats::DropReason;
+use vrouter::stats::{DropReason, Named};
 use vrouter::tables::{Dest, Snapshot};
 
 /// The name of a MAC table destination: the device or the GRE port of the peer.
@@ -31,6 +32,32 @@ pub fn summary_line(snap: &Snapshot, d: &Dump) -> String {
     }
     let _ = write!(s, " drops={} macs={}", d.stats.total_drops(), d.macs.len());
     s
+}
+
+/// The stages' counters by group, as `stats` shows them.
+pub fn counters(d: &Dump) -> Vec<(&'static str, Vec<(&'static str, u64)>)> {
+    let st = &d.stats;
+    let events = vec![
+        ("gre_decap", st.gre_decap),
+        ("gre_encap", st.gre_encap),
+        ("flooded", st.flooded),
+        ("arp_replies", st.arp_replies),
+        ("arp_requests", st.arp_requests),
+        ("arp_replies_received", st.arp_replies_received),
+        ("local_ignored", st.local_ignored),
+    ];
+    let mut conntrack = d.conntrack.0.named();
+    conntrack.push(("live", d.conntrack.1 as u64));
+    vec![
+        ("events", events),
+        ("router", st.router.named()),
+        ("security_groups", st.acl.named()),
+        ("conntrack", conntrack),
+        ("dhcp", st.dhcp.named()),
+        ("mac_table", d.mac_events.named()),
+        ("underlay_neighbours", d.neighbour_events[0].named()),
+        ("router_neighbours", d.neighbour_events[1].named()),
+    ]
 }
 
 /// The full report printed when the appliance stops: per device (the pipeline's
@@ -121,7 +148,7 @@ pub fn full(out: &Outcome) -> String {
     }
     neighbours(&mut s, "underlay neighbours", &d.neighbours);
     router(&mut s, snap, d);
-    for (group, counters) in crate::plane::counters(d) {
+    for (group, counters) in counters(d) {
         let fields: Vec<String> = counters.iter().map(|(k, v)| format!("{k} {v}")).collect();
         let _ = writeln!(s, "== counters {group}: {}", fields.join(" "));
     }
