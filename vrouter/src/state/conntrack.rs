@@ -215,6 +215,8 @@ crate::merge_fields!(ConntrackStats {
 /// Keys (two per session) above which the key map and the sessions outgrow the L2 cache
 /// (about 250 bytes a session) and lookups are warmed a vector ahead.
 const WARM_KEYS: usize = 16_384;
+/// Keys [`Conntrack::warm`] looks up at once.
+pub const WARM_MAX: usize = 32;
 /// No session (end of a list).
 const NIL: u32 = u32::MAX;
 /// Sessions at most created for one packet (a security group, a router, another port).
@@ -371,12 +373,19 @@ impl Conntrack {
         self.map.len() > WARM_KEYS
     }
 
-    /// Looks `key` up and asks for its session's cache lines, ahead of the packet that
-    /// needs them: over a vector the misses of the probes and sessions overlap.
+    /// Looks `keys` up and asks for their sessions' cache lines, ahead of the packets that
+    /// need them: first every probe of the key map (independent of each other, so that their
+    /// misses overlap), then every session's lines.
     #[inline]
-    pub fn warm(&self, key: &FlowKey) {
-        if let Some(&s) = self.map.get(key) {
-            if let Some(session) = self.sessions.get((s >> 1) as usize) {
+    pub fn warm(&self, keys: &[FlowKey]) {
+        let mut slots = [NIL; WARM_MAX];
+        for (slot, key) in slots.iter_mut().zip(keys) {
+            if let Some(&s) = self.map.get(key) {
+                *slot = s >> 1;
+            }
+        }
+        for &slot in slots.iter().take(keys.len()).filter(|&&s| s != NIL) {
+            if let Some(session) = self.sessions.get(slot as usize) {
                 prefetch(session, core::mem::size_of::<Option<Session>>());
             }
         }
