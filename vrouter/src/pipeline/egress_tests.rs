@@ -831,3 +831,35 @@ fn a_flow_to_an_upstream_router_not_yet_heard_from_goes_by_its_cached_egress() {
     assert_eq!(r.dp.stats.router.forwarded_cached, 7);
     assert_eq!(r.dp.stats.total_drops(), 0);
 }
+
+#[test]
+fn flows_beyond_the_caches_are_routed_the_same_with_their_lookups_issued_a_vector_ahead() {
+    // 9,000 sessions are 18,000 keys: more than the router node forwards without warming
+    // its lookups first.
+    let mut r = Rig::new(true);
+    r.publish(|s| {
+        s.conntrack = ConntrackConf {
+            capacity: 16_384,
+            zone_limit: 16_384,
+        }
+    });
+    let flows: Vec<u16> = (0..9000).map(|i| 1024 + i).collect();
+    let out_of = |sport: u16| {
+        let l4 = udp(sport, 53, &data(30));
+        let inner = packet(QR, T_MAC, T_IP, REMOTE, 64, 0x4000, 17, &l4);
+        let routed = packet(UP, QG, GW_IP, REMOTE, 63, 0x4000, 17, &l4);
+        (tagged(&inner, TRUNK_VID), routed)
+    };
+    for round in 0..2 {
+        for chunk in flows.chunks(32) {
+            let frames = chunk.iter().map(|&p| VecFrame::new(&out_of(p).0));
+            r.dp.rx(&r.snap, TRUNK, frames, 1000, &mut r.io);
+            let sent = std::mem::take(&mut r.io.sent);
+            let want: Vec<_> = chunk.iter().map(|&p| (EXT, out_of(p).1)).collect();
+            assert_eq!(sent, want, "round {round}, flows from port {}", chunk[0]);
+        }
+    }
+    assert!(r.dp.conntrack.exceeds_cache());
+    assert_eq!(r.dp.conntrack.len(), flows.len());
+    assert_eq!(r.dp.stats.total_drops(), 0);
+}
