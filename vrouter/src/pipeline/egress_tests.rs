@@ -863,3 +863,46 @@ fn flows_beyond_the_caches_are_routed_the_same_with_their_lookups_issued_a_vecto
     assert_eq!(r.dp.conntrack.len(), flows.len());
     assert_eq!(r.dp.stats.total_drops(), 0);
 }
+
+#[test]
+fn flows_beyond_the_caches_cross_a_security_group_both_ways_as_before() {
+    // 9,000 flows out of the filtered VM and their answers: 18,000 sessions (the port's
+    // and the router's), beyond what `port-input` and `port-output` check without warming
+    // their lookups first.
+    let mut r = Rig::new(true);
+    r.publish(|s| {
+        s.conntrack = ConntrackConf {
+            capacity: 32_768,
+            zone_limit: 32_768,
+        }
+    });
+    let flows: Vec<u16> = (0..9000).map(|i| 1024 + i).collect();
+    let query = |sport: u16| {
+        let l4 = udp(sport, 53, &data(20));
+        let sent = packet(QR, L_MAC, L_IP, REMOTE, 64, 0x4000, 17, &l4);
+        (sent, packet(UP, QG, FIP_L, REMOTE, 63, 0x4000, 17, &l4))
+    };
+    let answer = |sport: u16| {
+        let l4 = udp(53, sport, &data(24));
+        let sent = packet(QG, UP, REMOTE, FIP_L, 64, 0x4000, 17, &l4);
+        (sent, packet(L_MAC, QR, REMOTE, L_IP, 63, 0x4000, 17, &l4))
+    };
+    let legs: [(PortIdx, PortIdx, &dyn Fn(u16) -> (Vec<u8>, Vec<u8>)); 3] = [
+        (VM_L, EXT, &query),
+        (EXT, VM_L, &answer),
+        (VM_L, EXT, &query),
+    ];
+    for (leg, (from, to, frame)) in legs.into_iter().enumerate() {
+        for chunk in flows.chunks(32) {
+            let frames = chunk.iter().map(|&p| VecFrame::new(&frame(p).0));
+            r.dp.rx(&r.snap, from, frames, 1000, &mut r.io);
+            let sent = std::mem::take(&mut r.io.sent);
+            let want: Vec<_> = chunk.iter().map(|&p| (to, frame(p).1)).collect();
+            assert_eq!(sent, want, "leg {leg}, flows from port {}", chunk[0]);
+        }
+    }
+    assert!(r.dp.conntrack.exceeds_cache());
+    assert_eq!(r.dp.conntrack.len(), 2 * flows.len());
+    assert_eq!(r.dp.stats.acl.new, flows.len() as u64);
+    assert_eq!(r.dp.stats.total_drops(), 0);
+}

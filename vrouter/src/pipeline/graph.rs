@@ -18,10 +18,11 @@ use super::io::Io;
 use super::meta::Meta;
 use super::node::{Ctx, Edge, Node, Step};
 use super::trace::{self, TraceEdge, TraceStep};
-use super::{classify, dhcp, fragment_steer, l2, l3, local, output, tunnel};
+use super::zone::zone;
+use super::{classify, dhcp, fragment_steer, l2, l3, local, output, tunnel, warm};
 use crate::frame::Frame;
 use crate::state::Millis;
-use crate::tables::Snapshot;
+use crate::tables::{Dest, PortIdx, Snapshot};
 
 impl<F: Frame> Dataplane<F> {
     /// Runs the nodes over their queues until every queue is empty.
@@ -41,7 +42,10 @@ impl<F: Frame> Dataplane<F> {
                 let frames = batch.len() as u64;
                 match node {
                     Node::Steer => self.run_vector(&mut cx, node, &mut batch, fragment_steer::node),
-                    Node::PortInput => self.run_vector(&mut cx, node, &mut batch, classify::node),
+                    Node::PortInput => {
+                        warm::sessions(self, &batch, |m| filtered(snap, m.in_port));
+                        self.run_vector(&mut cx, node, &mut batch, classify::node)
+                    }
                     Node::UnderlayInput => {
                         self.run_vector(&mut cx, node, &mut batch, tunnel::underlay_node)
                     }
@@ -50,10 +54,17 @@ impl<F: Frame> Dataplane<F> {
                     Node::LocalArp => self.run_vector(&mut cx, node, &mut batch, local::arp_node),
                     Node::Dhcp => self.run_vector(&mut cx, node, &mut batch, dhcp::node),
                     Node::Router => {
-                        l3::warm(self, &batch);
+                        warm::sessions(self, &batch, |m| Some(m.router));
                         self.run_vector(&mut cx, node, &mut batch, l3::node)
                     }
-                    Node::PortOutput => self.run_vector(&mut cx, node, &mut batch, output::node),
+                    Node::PortOutput => {
+                        let to = |m: &Meta| match m.to {
+                            Dest::Port(p) => filtered(snap, p),
+                            _ => None,
+                        };
+                        warm::sessions(self, &batch, to);
+                        self.run_vector(&mut cx, node, &mut batch, output::node)
+                    }
                     Node::TunnelEncap => {
                         self.run_vector(&mut cx, node, &mut batch, tunnel::encap_node)
                     }
@@ -121,4 +132,11 @@ impl<F: Frame> Dataplane<F> {
             }
         }
     }
+}
+
+/// The conntrack zone of `port`'s security groups, if it has any (the frames the
+/// `port-input` and `port-output` nodes look sessions up for).
+#[inline]
+fn filtered(snap: &Snapshot, port: PortIdx) -> Option<u16> {
+    snap.acl(port).map(|_| zone(port))
 }

@@ -17,42 +17,9 @@ use super::node::{Ctx, Edge, Step};
 use super::{egress, fragment, fragments, icmp, martian, nat};
 use crate::frame::Frame;
 use crate::state::adjacency;
-use crate::state::conntrack::WARM_MAX;
 use crate::state::fragments::Verdict;
-use crate::state::FlowKey;
 use crate::stats::DropReason;
 use crate::wire::{be16, ethernet, ipv4};
-
-/// Before the `router` node runs over `batch`: when the sessions outgrow the caches, looks
-/// up every frame's session first, so that the vector's table misses overlap and the node
-/// finds its entries in the cache.
-pub(super) fn warm<F: Frame>(dp: &Dataplane<F>, batch: &[(Meta, F)]) {
-    if !dp.conntrack.exceeds_cache() {
-        return;
-    }
-    let none = FlowKey {
-        zone: 0,
-        proto: 0,
-        src: 0,
-        dst: 0,
-        sport: 0,
-        dport: 0,
-    };
-    for chunk in batch.chunks(WARM_MAX) {
-        let mut keys = [none; WARM_MAX];
-        let mut n = 0;
-        for (meta, frame) in chunk {
-            let d = frame.data();
-            if d.len() > L3 && be16(d, 12) == ethernet::ethertype::IPV4 {
-                if let Ok(m) = parse(d, meta.router) {
-                    keys[n] = m.key;
-                    n += 1;
-                }
-            }
-        }
-        dp.conntrack.warm(&keys[..n]);
-    }
-}
 
 /// The `router` node: routes an IPv4 frame that arrived on router `meta.router`'s port on
 /// network `meta.net`.

@@ -46,6 +46,7 @@ pub mod trace;
 mod tunnel;
 mod underlay;
 mod vlan_tag;
+mod warm;
 mod zone;
 
 pub use dataplane::{Dataplane, RuleHits};
