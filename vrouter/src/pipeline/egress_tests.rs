@@ -864,6 +864,9 @@ fn flows_beyond_the_caches_are_routed_the_same_with_their_lookups_issued_a_vecto
     assert_eq!(r.dp.stats.total_drops(), 0);
 }
 
+/// The frame a flow (by its source port) sends, and the frame that leaves for it.
+type FlowFrames = dyn Fn(u16) -> (Vec<u8>, Vec<u8>);
+
 #[test]
 fn flows_beyond_the_caches_cross_a_security_group_both_ways_as_before() {
     // 9,000 flows out of the filtered VM and their answers: 18,000 sessions (the port's
@@ -887,7 +890,7 @@ fn flows_beyond_the_caches_cross_a_security_group_both_ways_as_before() {
         let sent = packet(QG, UP, REMOTE, FIP_L, 64, 0x4000, 17, &l4);
         (sent, packet(L_MAC, QR, REMOTE, L_IP, 63, 0x4000, 17, &l4))
     };
-    let legs: [(PortIdx, PortIdx, &dyn Fn(u16) -> (Vec<u8>, Vec<u8>)); 3] = [
+    let legs: [(PortIdx, PortIdx, &FlowFrames); 3] = [
         (VM_L, EXT, &query),
         (EXT, VM_L, &answer),
         (VM_L, EXT, &query),
