@@ -191,6 +191,9 @@ fn snapshot(r_bound: bool) -> Snapshot {
 
 type Sent = Vec<(PortIdx, Vec<u8>)>;
 
+/// The frame a flow (by its source port) sends, and the frame that leaves for it.
+type FlowFrames = dyn Fn(u16) -> (Vec<u8>, Vec<u8>);
+
 struct Rig {
     snap: Snapshot,
     dp: Dataplane<VecFrame>,
@@ -230,6 +233,28 @@ impl Rig {
 
     fn drops(&self, r: DropReason) -> u64 {
         self.dp.stats.drops[r as usize]
+    }
+    /// Room for `sessions` sessions, any zone may take them all.
+    fn grow_conntrack(&mut self, sessions: usize) {
+        self.publish(|s| {
+            s.conntrack = ConntrackConf {
+                capacity: sessions,
+                zone_limit: sessions,
+            }
+        });
+    }
+
+    /// Sends the frame `frames` makes for each flow of `flows` (by source port) into
+    /// `from`, 32 to a burst, and checks that each burst leaves on `to` exactly as
+    /// `frames` says.
+    fn bursts(&mut self, from: PortIdx, to: PortIdx, flows: &[u16], frames: &FlowFrames) {
+        for chunk in flows.chunks(32) {
+            let sent = chunk.iter().map(|&p| VecFrame::new(&frames(p).0));
+            self.dp.rx(&self.snap, from, sent, 1000, &mut self.io);
+            let out = std::mem::take(&mut self.io.sent);
+            let want: Vec<_> = chunk.iter().map(|&p| (to, frames(p).1)).collect();
+            assert_eq!(out, want, "flows from port {} into {from}", chunk[0]);
+        }
     }
 }
 
@@ -837,12 +862,7 @@ fn flows_beyond_the_caches_are_routed_the_same_with_their_lookups_issued_a_vecto
     // 9,000 sessions are 18,000 keys: more than the router node forwards without warming
     // its lookups first.
     let mut r = Rig::new(true);
-    r.publish(|s| {
-        s.conntrack = ConntrackConf {
-            capacity: 16_384,
-            zone_limit: 16_384,
-        }
-    });
+    r.grow_conntrack(16_384);
     let flows: Vec<u16> = (0..9000).map(|i| 1024 + i).collect();
     let out_of = |sport: u16| {
         let l4 = udp(sport, 53, &data(30));
@@ -850,22 +870,13 @@ fn flows_beyond_the_caches_are_routed_the_same_with_their_lookups_issued_a_vecto
         let routed = packet(UP, QG, GW_IP, REMOTE, 63, 0x4000, 17, &l4);
         (tagged(&inner, TRUNK_VID), routed)
     };
-    for round in 0..2 {
-        for chunk in flows.chunks(32) {
-            let frames = chunk.iter().map(|&p| VecFrame::new(&out_of(p).0));
-            r.dp.rx(&r.snap, TRUNK, frames, 1000, &mut r.io);
-            let sent = std::mem::take(&mut r.io.sent);
-            let want: Vec<_> = chunk.iter().map(|&p| (EXT, out_of(p).1)).collect();
-            assert_eq!(sent, want, "round {round}, flows from port {}", chunk[0]);
-        }
+    for _round in 0..2 {
+        r.bursts(TRUNK, EXT, &flows, &out_of);
     }
     assert!(r.dp.conntrack.exceeds_cache());
     assert_eq!(r.dp.conntrack.len(), flows.len());
     assert_eq!(r.dp.stats.total_drops(), 0);
 }
-
-/// The frame a flow (by its source port) sends, and the frame that leaves for it.
-type FlowFrames = dyn Fn(u16) -> (Vec<u8>, Vec<u8>);
 
 #[test]
 fn flows_beyond_the_caches_cross_a_security_group_both_ways_as_before() {
@@ -873,12 +884,7 @@ fn flows_beyond_the_caches_cross_a_security_group_both_ways_as_before() {
     // and the router's), beyond what `port-input` and `port-output` check without warming
     // their lookups first.
     let mut r = Rig::new(true);
-    r.publish(|s| {
-        s.conntrack = ConntrackConf {
-            capacity: 32_768,
-            zone_limit: 32_768,
-        }
-    });
+    r.grow_conntrack(32_768);
     let flows: Vec<u16> = (0..9000).map(|i| 1024 + i).collect();
     let query = |sport: u16| {
         let l4 = udp(sport, 53, &data(20));
@@ -890,20 +896,9 @@ fn flows_beyond_the_caches_cross_a_security_group_both_ways_as_before() {
         let sent = packet(QG, UP, REMOTE, FIP_L, 64, 0x4000, 17, &l4);
         (sent, packet(L_MAC, QR, REMOTE, L_IP, 63, 0x4000, 17, &l4))
     };
-    let legs: [(PortIdx, PortIdx, &FlowFrames); 3] = [
-        (VM_L, EXT, &query),
-        (EXT, VM_L, &answer),
-        (VM_L, EXT, &query),
-    ];
-    for (leg, (from, to, frame)) in legs.into_iter().enumerate() {
-        for chunk in flows.chunks(32) {
-            let frames = chunk.iter().map(|&p| VecFrame::new(&frame(p).0));
-            r.dp.rx(&r.snap, from, frames, 1000, &mut r.io);
-            let sent = std::mem::take(&mut r.io.sent);
-            let want: Vec<_> = chunk.iter().map(|&p| (to, frame(p).1)).collect();
-            assert_eq!(sent, want, "leg {leg}, flows from port {}", chunk[0]);
-        }
-    }
+    r.bursts(VM_L, EXT, &flows, &query);
+    r.bursts(EXT, VM_L, &flows, &answer);
+    r.bursts(VM_L, EXT, &flows, &query);
     assert!(r.dp.conntrack.exceeds_cache());
     assert_eq!(r.dp.conntrack.len(), 2 * flows.len());
     assert_eq!(r.dp.stats.acl.new, flows.len() as u64);

@@ -21,16 +21,8 @@ pub(super) fn sessions<F: Frame>(
     if !dp.conntrack.exceeds_cache() {
         return;
     }
-    let none = FlowKey {
-        zone: 0,
-        proto: 0,
-        src: 0,
-        dst: 0,
-        sport: 0,
-        dport: 0,
-    };
     for chunk in batch.chunks(WARM_MAX) {
-        let mut keys = [none; WARM_MAX];
+        let mut keys = [FlowKey::default(); WARM_MAX];
         let mut n = 0;
         for (meta, frame) in chunk {
             let d = frame.data();

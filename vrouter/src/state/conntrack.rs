@@ -26,7 +26,7 @@ use core::hash::{Hash, Hasher};
 use hashbrown::{DefaultHashBuilder, HashMap};
 
 /// A connection's identity in one direction. For ICMP echo, both ports are the echo id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FlowKey {
     /// The zone the connection belongs to (router or port).
     pub zone: u16,
