@@ -13,6 +13,7 @@
 //! removed again. What is refused is counted. Expiry runs incrementally from the worker's
 //! timer. TCP tracking is in [`tcp`].
 
+mod key_index;
 mod tcp;
 
 pub use tcp::{
@@ -23,7 +24,8 @@ use super::huge_pages::HugePages;
 use super::prefetch::prefetch;
 use super::Millis;
 use core::hash::{Hash, Hasher};
-use hashbrown::{DefaultHashBuilder, HashMap};
+use hashbrown::HashMap;
+use key_index::{KeyHash, KeyIndex};
 
 /// A connection's identity in one direction. For ICMP echo, both ports are the echo id.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -256,9 +258,7 @@ const EMPTY_ZONE: Zone = Zone {
 #[derive(Debug)]
 pub struct Conntrack {
     /// Both keys of every session (in huge pages, allocated for the capacity).
-    map: HashMap<FlowKey, u32, DefaultHashBuilder, HugePages>,
-    /// The keys the map held room for when it was made (see [`Conntrack::keep_key_room`]).
-    keys_full: usize,
+    index: KeyIndex,
     /// The sessions by slot (in huge pages, allocated for the capacity).
     sessions: allocator_api2::vec::Vec<Option<Session>, HugePages>,
     free: Vec<u32>,
@@ -276,16 +276,7 @@ pub struct Conntrack {
     pub stats: ConntrackStats,
 }
 
-/// An empty key map with room for `keys` keys, in huge pages.
-fn key_map(keys: usize) -> HashMap<FlowKey, u32, DefaultHashBuilder, HugePages> {
-    HashMap::with_capacity_and_hasher_in(
-        keys,
-        DefaultHashBuilder::default(),
-        HugePages::new("conntrack keys"),
-    )
-}
-
-/// Slot value in the key map: session index shifted left, direction in bit 0.
+/// Slot value in the key index: session index shifted left, direction in bit 0.
 #[inline]
 fn slot(idx: u32, dir: Dir) -> u32 {
     (idx << 1) | (dir == Dir::Reply) as u32
@@ -301,10 +292,8 @@ impl Conntrack {
     /// most; the key map, the session slots and the free list are allocated up front, the
     /// large ones in huge pages ([`super::huge_pages`]).
     pub fn with_limits(capacity: usize, zone_limit: usize) -> Self {
-        let map = key_map(capacity * 2);
         Conntrack {
-            keys_full: map.capacity(),
-            map,
+            index: KeyIndex::with_keys(capacity * 2),
             sessions: allocator_api2::vec::Vec::with_capacity_in(
                 capacity,
                 HugePages::new("conntrack sessions"),
@@ -342,11 +331,8 @@ impl Conntrack {
     /// Changes the limits; live sessions beyond them stay until they expire. A larger
     /// capacity is allocated here, so that creating a session never grows a table.
     pub fn set_limits(&mut self, capacity: usize, zone_limit: usize) {
-        let keys = self.map.allocation_size();
-        self.map
-            .reserve((capacity * 2).saturating_sub(self.map.len()));
-        if self.map.allocation_size() != keys {
-            self.keys_full = self.map.capacity();
+        if capacity > self.index_capacity() {
+            self.reindex(capacity);
         }
         self.sessions
             .reserve(capacity.saturating_sub(self.sessions.len()));
@@ -360,33 +346,47 @@ impl Conntrack {
     /// The session `key` belongs to, and the direction it matches.
     #[inline]
     pub fn lookup(&self, key: &FlowKey) -> Option<(u32, Dir)> {
-        self.map.get(key).map(|&s| {
+        self.find(self.index.hash(key), key).map(|s| {
             let dir = if s & 1 == 1 { Dir::Reply } else { Dir::Orig };
             (s >> 1, dir)
         })
+    }
+
+    /// The slot value of `key`, whose hash is `h`.
+    #[inline]
+    fn find(&self, h: KeyHash, key: &FlowKey) -> Option<u32> {
+        self.index.find(h, |v| self.key_of(v) == Some(key))
+    }
+
+    /// The key a slot value stands for.
+    #[inline]
+    fn key_of(&self, v: u32) -> Option<&FlowKey> {
+        let s = self.get(v >> 1)?;
+        Some(if v & 1 == 1 { &s.reply } else { &s.orig })
     }
 
     /// True if the table holds more sessions than the caches do, so that a vector's
     /// lookups are worth issuing ahead of its packets ([`Conntrack::warm`]).
     #[inline]
     pub fn exceeds_cache(&self) -> bool {
-        self.map.len() > WARM_KEYS
+        self.index.len() > WARM_KEYS
     }
 
-    /// Looks `keys` up and asks for their sessions' cache lines, ahead of the packets that
-    /// need them: first every probe of the key map (independent of each other, so that their
-    /// misses overlap), then every session's lines.
+    /// Asks for the cache lines `keys`' lookups will read, ahead of the packets that need
+    /// them: first every key's two buckets (from the hash alone, so their misses overlap),
+    /// then the sessions those buckets name for them.
     #[inline]
     pub fn warm(&self, keys: &[FlowKey]) {
-        let mut slots = [NIL; WARM_MAX];
-        for (slot, key) in slots.iter_mut().zip(keys) {
-            if let Some(&s) = self.map.get(key) {
-                *slot = s >> 1;
-            }
+        let mut hashes = [KeyHash::default(); WARM_MAX];
+        for (h, key) in hashes.iter_mut().zip(keys) {
+            *h = self.index.hash(key);
+            self.index.prefetch(*h);
         }
-        for &slot in slots.iter().take(keys.len()).filter(|&&s| s != NIL) {
-            if let Some(session) = self.sessions.get(slot as usize) {
-                prefetch(session, core::mem::size_of::<Option<Session>>());
+        for &h in hashes.iter().take(keys.len()) {
+            for v in self.index.candidates(h) {
+                if let Some(session) = self.sessions.get((v >> 1) as usize) {
+                    prefetch(session, core::mem::size_of::<Option<Session>>());
+                }
             }
         }
     }
@@ -394,7 +394,7 @@ impl Conntrack {
     /// True if `key` is in use by any session, in either direction.
     #[inline]
     pub fn contains(&self, key: &FlowKey) -> bool {
-        self.map.contains_key(key)
+        self.lookup(key).is_some()
     }
 
     /// The session at `idx`.
@@ -421,7 +421,8 @@ impl Conntrack {
         now: Millis,
     ) -> Result<u32, CtError> {
         let reply = translated.reverse();
-        if self.map.contains_key(&orig) || self.map.contains_key(&reply) {
+        let (orig_hash, reply_hash) = (self.index.hash(&orig), self.index.hash(&reply));
+        if self.find(orig_hash, &orig).is_some() || self.find(reply_hash, &reply).is_some() {
             return Err(CtError::Collision);
         }
         let zone_full =
@@ -460,19 +461,30 @@ impl Conntrack {
             window: [TcpWindow::default(); 2],
             egress: [super::adjacency::Link::default(); 2],
         };
-        let idx = match self.free.pop() {
-            Some(i) => {
-                self.sessions[i as usize] = Some(s);
-                i
-            }
-            None => {
-                self.sessions.push(Some(s));
-                self.links.push(UNLINKED);
-                (self.sessions.len() - 1) as u32
-            }
-        };
-        self.map.insert(orig, slot(idx, Dir::Orig));
-        self.map.insert(reply, slot(idx, Dir::Reply));
+        let idx = self
+            .free
+            .last()
+            .copied()
+            .unwrap_or(self.sessions.len() as u32);
+        if self.index.insert(orig_hash, slot(idx, Dir::Orig)).is_err() {
+            self.stats.full += 1;
+            return Err(CtError::Full);
+        }
+        if self
+            .index
+            .insert(reply_hash, slot(idx, Dir::Reply))
+            .is_err()
+        {
+            self.index.remove(orig_hash, slot(idx, Dir::Orig));
+            self.stats.full += 1;
+            return Err(CtError::Full);
+        }
+        if self.free.pop().is_some() {
+            self.sessions[idx as usize] = Some(s);
+        } else {
+            self.sessions.push(Some(s));
+            self.links.push(UNLINKED);
+        }
         self.zones.entry(orig.zone).or_insert(EMPTY_ZONE).live += 1;
         self.link(idx);
         if self.fresh_len < FRESH_MAX {
@@ -587,7 +599,6 @@ impl Conntrack {
             }
         }
         self.stats.expired += gone as u64;
-        self.keep_key_room();
         gone
     }
 
@@ -599,28 +610,39 @@ impl Conntrack {
             .filter_map(|(i, s)| Some((i as u32, s.as_ref()?)))
     }
 
-    /// Makes the key map again when removed keys used up half the room it had beyond the
-    /// capacity (after [`Conntrack::expire`] removed its share). A key removed from a crowded group leaves a tombstone that takes room
-    /// until the map is rebuilt, and hashbrown, finding no room left in a map more than
-    /// half full, doubles it: in the middle of `create`. Rebuilt here, from the worker's
-    /// timer, the map keeps its size and the packet path never allocates.
-    fn keep_key_room(&mut self) {
-        let room = self.keys_full.saturating_sub(2 * self.capacity) / 2;
-        if self.map.capacity() >= 2 * self.capacity + room {
-            return;
+    /// Sessions the key index has room for.
+    fn index_capacity(&self) -> usize {
+        self.index.entries() / 4
+    }
+
+    /// Makes the key index again for `capacity` sessions, with every live session's keys.
+    /// (An index with room for twice the keys almost never overflows; if it does, the
+    /// next size up is taken, so that no live session loses a key.)
+    fn reindex(&mut self, capacity: usize) {
+        let mut keys = capacity * 2;
+        loop {
+            let mut index = KeyIndex::with_keys(keys);
+            let all_in = self.iter().all(|(idx, s)| {
+                [(&s.orig, Dir::Orig), (&s.reply, Dir::Reply)]
+                    .into_iter()
+                    .all(|(key, dir)| index.insert(index.hash(key), slot(idx, dir)).is_ok())
+            });
+            if all_in {
+                self.index = index;
+                return;
+            }
+            keys *= 2;
         }
-        let mut map = key_map((2 * self.capacity).max(self.map.len()));
-        map.extend(self.map.drain());
-        self.keys_full = map.capacity();
-        self.map = map;
     }
 
     /// Frees slot `idx`: keys, zone count, early-drop list, the packet's own sessions.
     fn release(&mut self, idx: u32) -> Option<Session> {
         self.unlink(idx);
         let s = self.sessions.get_mut(idx as usize)?.take()?;
-        self.map.remove(&s.orig);
-        self.map.remove(&s.reply);
+        self.index
+            .remove(self.index.hash(&s.orig), slot(idx, Dir::Orig));
+        self.index
+            .remove(self.index.hash(&s.reply), slot(idx, Dir::Reply));
         if let Some(z) = self.zones.get_mut(&s.orig.zone) {
             z.live -= 1;
             if z.live == 0 {

@@ -13,12 +13,14 @@ pub fn prefetch<T>(p: *const T, len: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // Every line the bytes touch, from the line `p` is in to the one of its last byte.
         let p = p.cast::<i8>();
+        let first = (p as usize) & (LINE - 1);
         let mut off = 0;
-        while off < len {
+        while off < first + len {
             // SAFETY: PREFETCHT0 is part of SSE (baseline on x86_64), reads nothing
             // architecturally and cannot fault, so any address is sound.
-            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(off)) };
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_sub(first).wrapping_add(off)) };
             off += LINE;
         }
     }

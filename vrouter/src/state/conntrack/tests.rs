@@ -468,7 +468,7 @@ fn a_full_table_takes_from_the_zone_with_most_unanswered_sessions() {
 /// What a table growing would change: each table's allocation and capacity.
 fn footprint(ct: &Conntrack) -> [usize; 6] {
     [
-        ct.map.allocation_size(),
+        ct.index.allocation_size(),
         ct.sessions.capacity(),
         ct.sessions.as_ptr() as usize,
         ct.links.capacity(),
@@ -482,7 +482,7 @@ fn creating_and_churning_sessions_at_capacity_grows_no_table() {
     let cap = 50_000u32;
     let mut ct = Conntrack::new(cap as usize);
     assert!(
-        ct.map.allocation_size() >= crate::state::huge_pages::HUGE_PAGE,
+        ct.index.allocation_size() >= crate::state::huge_pages::HUGE_PAGE,
         "a key map of its own mapping"
     );
     let allocated = footprint(&ct);
@@ -493,7 +493,7 @@ fn creating_and_churning_sessions_at_capacity_grows_no_table() {
         if src % (cap / 8) == 0 {
             ct.expire(0, 1);
             assert!(
-                ct.map.capacity() >= 2 * cap as usize,
+                ct.index.entries() >= 2 * cap as usize,
                 "room for a full table"
             );
         }
