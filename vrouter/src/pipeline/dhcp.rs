@@ -5,6 +5,7 @@
 //! the appliance sends: back through the tunnel peer or local port the client is behind.
 
 use super::dataplane::Dataplane;
+use super::dhcp_frame::LIMITED_BROADCAST;
 use super::ignored::ignore_broadcast;
 use super::meta::Meta;
 use super::node::{Ctx, Edge, Node, Step};
@@ -12,45 +13,16 @@ use crate::frame::Frame;
 use crate::state::Millis;
 use crate::stats::DropReason;
 use crate::tables::dhcp::{DhcpBinding, DhcpSubnet};
-use crate::tables::{Dest, NetConf, Snapshot};
+use crate::tables::{Dest, NetConf};
 use crate::wire::dhcp::{self, LeaseTimes, MessageType, ParamSet, Reply};
-use crate::wire::{be16, ethernet, ipv4, udp, Error, Mac};
+use crate::wire::{ethernet, ipv4, udp, Error, Mac};
 
-/// 255.255.255.255.
-const LIMITED_BROADCAST: u32 = u32::MAX;
 /// TTL of replies.
 const TTL: u8 = 64;
 /// Ethernet, option-less IPv4 and UDP headers in front of a reply.
 const HEADERS: usize = ethernet::HEADER_LEN + ipv4::MIN_HEADER_LEN + udp::HEADER_LEN;
 /// IPv4 and UDP headers, which a client's maximum message size (option 57) includes.
 const IP_UDP: usize = ipv4::MIN_HEADER_LEN + udp::HEADER_LEN;
-
-/// True for a frame the DHCP stage takes: IPv4/UDP, not a fragment, to 255.255.255.255 or
-/// to one of the server's addresses, to the server port (or from the server port to the
-/// client port: a server message from a VM, dropped there), on a network with a server.
-pub(super) fn wants(snap: &Snapshot, net: &NetConf, frame: &[u8]) -> bool {
-    let Some(Ok(ip)) = frame
-        .get(ethernet::HEADER_LEN..)
-        .map(ipv4::Packet::new_checked)
-    else {
-        return false;
-    };
-    if ip.protocol() != ipv4::proto::UDP || ip.is_fragment() {
-        return false;
-    }
-    let l4 = ip.payload();
-    if l4.len() < 4 {
-        return false;
-    }
-    let (src, dst) = (be16(l4, 0), be16(l4, 2));
-    if dst != dhcp::SERVER_PORT && (src != dhcp::SERVER_PORT || dst != dhcp::CLIENT_PORT) {
-        return false;
-    }
-    // The cheap checks first: the server lookup is for DHCP traffic only.
-    snap.dhcp
-        .get(&net.local_vlan)
-        .is_some_and(|server| ip.dst() == LIMITED_BROADCAST || server.is_server_ip(ip.dst()))
-}
 
 /// What the server keeps of a client message once its buffer is reused for the reply.
 #[derive(Clone, Copy, Debug)]

@@ -5,7 +5,7 @@
 use super::arp_frames::{arp_frame, trim_arp_reply};
 use super::arp_resolve::{self, Seen};
 use super::dataplane::Dataplane;
-use super::dhcp;
+use super::dhcp_frame;
 use super::ignored::ignore_broadcast;
 use super::io::Io;
 use super::meta::Meta;
@@ -29,7 +29,7 @@ pub(super) fn node<F: Frame, O>(
     let dst = Mac::from_bytes(&d[0..6]);
     let next = match be16(d, 12) {
         ethernet::ethertype::ARP => Ok(Node::LocalArp),
-        ethernet::ethertype::IPV4 if dhcp::wants(cx.snap, net, d) => Ok(Node::Dhcp),
+        ethernet::ethertype::IPV4 if dhcp_frame::for_server(cx.snap, net, d) => Ok(Node::Dhcp),
         ethernet::ethertype::IPV4 => match net.local_by_mac(dst).map(|l| l.kind) {
             Some(LocalKind::Router(r)) => {
                 meta.router = r as u16;

@@ -14,6 +14,7 @@ mod arp_resolve;
 mod classify;
 mod dataplane;
 mod dhcp;
+mod dhcp_frame;
 mod egress;
 mod entry;
 mod fragment;

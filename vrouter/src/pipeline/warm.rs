@@ -1,6 +1,6 @@
 //! Session lookups issued a vector ahead: when a worker's sessions outgrow the caches, a
-//! node that looks up a session per frame first probes the key map for its whole vector
-//! and asks for the sessions' cache lines, so that the vector's misses overlap.
+//! node that looks up a session per frame first asks for the key index's buckets of its
+//! whole vector, then for the sessions they name, so that the vector's misses overlap.
 
 use super::dataplane::Dataplane;
 use super::ip4::{parse, L3};

@@ -214,10 +214,10 @@ crate::merge_fields!(ConntrackStats {
     picked_up,
 });
 
-/// Keys (two per session) above which the key map and the sessions outgrow the L2 cache
-/// (about 250 bytes a session) and lookups are warmed a vector ahead.
+/// Keys (two per session) above which the key index and the sessions outgrow the L2 cache
+/// (about 200 bytes a session with its keys) and lookups are warmed a vector ahead.
 const WARM_KEYS: usize = 16_384;
-/// Keys [`Conntrack::warm`] looks up at once.
+/// Keys [`Conntrack::warm`] warms at once.
 pub const WARM_MAX: usize = 32;
 /// No session (end of a list).
 const NIL: u32 = u32::MAX;
@@ -289,7 +289,7 @@ impl Conntrack {
     }
 
     /// An empty table for `capacity` sessions of which one zone holds `zone_limit` at
-    /// most; the key map, the session slots and the free list are allocated up front, the
+    /// most; the key index, the session slots and the free list are allocated up front, the
     /// large ones in huge pages ([`super::huge_pages`]).
     pub fn with_limits(capacity: usize, zone_limit: usize) -> Self {
         Conntrack {

@@ -483,7 +483,7 @@ fn creating_and_churning_sessions_at_capacity_grows_no_table() {
     let mut ct = Conntrack::new(cap as usize);
     assert!(
         ct.index.allocation_size() >= crate::state::huge_pages::HUGE_PAGE,
-        "a key map of its own mapping"
+        "a key index of its own mapping"
     );
     let allocated = footprint(&ct);
     // Fill, then twice as many again: each takes the slot of the oldest (early drop); the
