@@ -383,11 +383,11 @@ impl Conntrack {
             self.index.prefetch(*h);
         }
         for &h in hashes.iter().take(keys.len()) {
-            for v in self.index.candidates(h) {
+            self.index.candidates(h, |v| {
                 if let Some(session) = self.sessions.get((v >> 1) as usize) {
                     prefetch(session, core::mem::size_of::<Option<Session>>());
                 }
-            }
+            });
         }
     }
 

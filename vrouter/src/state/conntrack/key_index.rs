@@ -37,6 +37,17 @@ const EMPTY_BUCKET: Bucket = Bucket {
     val: [EMPTY; WAYS],
 };
 
+/// The ways of `bucket` whose signature is `sig`, one bit each (a loop the compiler turns
+/// into one vector compare).
+#[inline]
+fn matching(bucket: &Bucket, sig: u32) -> u32 {
+    let mut ways = 0;
+    for (w, &s) in bucket.sig.iter().enumerate() {
+        ways |= u32::from(s == sig) << w;
+    }
+    ways
+}
+
 /// A key's hash, from which its buckets and signature follow.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KeyHash(u64);
@@ -118,27 +129,43 @@ impl KeyIndex {
         prefetch(&self.buckets[b], core::mem::size_of::<Bucket>());
     }
 
-    /// The values whose signature matches `h`'s: the key is one of them or none.
+    /// Calls `f` with each value whose signature matches `h`'s (the key is one of them or
+    /// none) until `f` returns true; returns that value.
     #[inline]
-    pub fn candidates(&self, h: KeyHash) -> impl Iterator<Item = u32> + '_ {
+    fn scan(&self, h: KeyHash, mut f: impl FnMut(u32) -> bool) -> Option<u32> {
         let (a, b) = self.pair(h);
         let sig = h.sig();
-        let in_bucket = move |i: usize| {
+        for i in [a, b] {
             let bucket = &self.buckets[i];
-            (0..WAYS)
-                .filter(move |&w| bucket.sig[w] == sig && bucket.val[w] != EMPTY)
-                .map(move |w| bucket.val[w])
-        };
-        let stashed = self.stash.iter().filter(move |(s, _)| *s == h);
-        in_bucket(a)
-            .chain(in_bucket(b))
-            .chain(stashed.map(|&(_, v)| v))
+            let mut ways = matching(bucket, sig);
+            while ways != 0 {
+                let v = bucket.val[ways.trailing_zeros() as usize];
+                ways &= ways - 1;
+                if v != EMPTY && f(v) {
+                    return Some(v);
+                }
+            }
+        }
+        if self.stash.is_empty() {
+            return None;
+        }
+        let stashed = self.stash.iter().filter(|(s, _)| *s == h);
+        stashed.map(|&(_, v)| v).find(|&v| f(v))
+    }
+
+    /// Calls `f` with each value whose signature matches `h`'s.
+    #[inline]
+    pub fn candidates(&self, h: KeyHash, mut f: impl FnMut(u32)) {
+        self.scan(h, |v| {
+            f(v);
+            false
+        });
     }
 
     /// The first candidate of `h` that `is_key` accepts.
     #[inline]
     pub fn find(&self, h: KeyHash, is_key: impl Fn(u32) -> bool) -> Option<u32> {
-        self.candidates(h).find(|&v| is_key(v))
+        self.scan(h, is_key)
     }
 
     /// Adds `val` under `h`, in the emptier of its buckets (the stash if both are full).
