@@ -344,7 +344,7 @@ impl Conntrack {
     }
 
     /// The session `key` belongs to, and the direction it matches.
-    #[inline]
+    #[inline(always)]
     pub fn lookup(&self, key: &FlowKey) -> Option<(u32, Dir)> {
         self.find(self.index.hash(key), key).map(|s| {
             let dir = if s & 1 == 1 { Dir::Reply } else { Dir::Orig };
@@ -353,13 +353,13 @@ impl Conntrack {
     }
 
     /// The slot value of `key`, whose hash is `h`.
-    #[inline]
+    #[inline(always)]
     fn find(&self, h: KeyHash, key: &FlowKey) -> Option<u32> {
         self.index.find(h, |v| self.key_of(v) == Some(key))
     }
 
     /// The key a slot value stands for.
-    #[inline]
+    #[inline(always)]
     fn key_of(&self, v: u32) -> Option<&FlowKey> {
         let s = self.get(v >> 1)?;
         Some(if v & 1 == 1 { &s.reply } else { &s.orig })

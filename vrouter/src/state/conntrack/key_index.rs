@@ -39,7 +39,7 @@ const EMPTY_BUCKET: Bucket = Bucket {
 
 /// The ways of `bucket` whose signature is `sig`, one bit each (a loop the compiler turns
 /// into one vector compare).
-#[inline]
+#[inline(always)]
 fn matching(bucket: &Bucket, sig: u32) -> u32 {
     let mut ways = 0;
     for (w, &s) in bucket.sig.iter().enumerate() {
@@ -108,13 +108,13 @@ impl KeyIndex {
     }
 
     /// The hash of `key`.
-    #[inline]
+    #[inline(always)]
     pub fn hash(&self, key: &FlowKey) -> KeyHash {
         KeyHash(self.hasher.hash_one(key))
     }
 
     /// The two buckets of a hash (distinct: the second differs in its lowest bit at least).
-    #[inline]
+    #[inline(always)]
     fn pair(&self, h: KeyHash) -> (usize, usize) {
         let first = h.0 as usize & self.mask;
         let second = (h.0 >> 40) as usize & self.mask;
@@ -131,7 +131,7 @@ impl KeyIndex {
 
     /// Calls `f` with each value whose signature matches `h`'s (the key is one of them or
     /// none) until `f` returns true; returns that value.
-    #[inline]
+    #[inline(always)]
     fn scan(&self, h: KeyHash, mut f: impl FnMut(u32) -> bool) -> Option<u32> {
         let (a, b) = self.pair(h);
         let sig = h.sig();
@@ -163,7 +163,7 @@ impl KeyIndex {
     }
 
     /// The first candidate of `h` that `is_key` accepts.
-    #[inline]
+    #[inline(always)]
     pub fn find(&self, h: KeyHash, is_key: impl Fn(u32) -> bool) -> Option<u32> {
         self.scan(h, is_key)
     }
