@@ -516,3 +516,30 @@ fn creating_and_churning_sessions_at_capacity_grows_no_table() {
     assert_eq!(ct.len(), 2 * cap as usize);
     assert_eq!(footprint(&ct), raised);
 }
+
+#[test]
+fn raising_the_capacity_keeps_every_live_session_found_both_ways() {
+    let mut ct = Conntrack::new(1000);
+    let nat = |src: u32| FlowKey {
+        src: 77,
+        sport: 2000 + src as u16,
+        ..key(src, 1, 9, 9)
+    };
+    let ids: Vec<u32> = (0..1000)
+        .map(|src| ct.create(key(src, 1, 9, 9), nat(src), 0).unwrap())
+        .collect();
+    let before = ct.index.entries();
+    ct.set_limits(5000, 5000);
+    assert!(ct.index.entries() > before, "a larger index for the capacity");
+    for (src, &idx) in (0..1000).zip(&ids) {
+        assert_eq!(ct.lookup(&key(src, 1, 9, 9)), Some((idx, Dir::Orig)));
+        assert_eq!(ct.lookup(&nat(src).reverse()), Some((idx, Dir::Reply)));
+    }
+    // The removed key is gone from the new index too, and the rest can fill it.
+    ct.remove(ids[0]);
+    assert_eq!(ct.lookup(&key(0, 1, 9, 9)), None);
+    for src in 1000..5001 {
+        udp_in(&mut ct, 0, src).unwrap();
+    }
+    assert_eq!(ct.len(), 5000);
+}
