@@ -530,7 +530,10 @@ fn raising_the_capacity_keeps_every_live_session_found_both_ways() {
         .collect();
     let before = ct.index.entries();
     ct.set_limits(5000, 5000);
-    assert!(ct.index.entries() > before, "a larger index for the capacity");
+    assert!(
+        ct.index.entries() > before,
+        "a larger index for the capacity"
+    );
     for (src, &idx) in (0..1000).zip(&ids) {
         assert_eq!(ct.lookup(&key(src, 1, 9, 9)), Some((idx, Dir::Orig)));
         assert_eq!(ct.lookup(&nat(src).reverse()), Some((idx, Dir::Reply)));
