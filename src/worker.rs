@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use vrouter::pipeline::{Dataplane, Io};
+use vrouter::pipeline::{Dataplane, Io, Node};
 use vrouter::state::MacEntry;
 use vrouter::stats::{Merge, Stats};
 use vrouter::tables::{NetIdx, PortIdx, Snapshot};
@@ -276,8 +276,8 @@ impl Io<Mbuf> for TxIo {
         Mbuf::alloc(&self.pool)
     }
     #[inline]
-    fn handoff(&mut self, worker: u16, port: PortIdx, frame: Mbuf) {
-        self.handoff.stage(worker, port, frame);
+    fn handoff(&mut self, worker: u16, port: PortIdx, frame: Mbuf, resume: Node) {
+        self.handoff.stage(worker, port, frame, resume);
     }
     #[inline]
     fn cycles(&self) -> u64 {

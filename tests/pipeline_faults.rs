@@ -10,7 +10,7 @@
 
 use control::Topology;
 use vrouter::frame::VecFrame;
-use vrouter::pipeline::{Dataplane, Io};
+use vrouter::pipeline::{Dataplane, Io, Node};
 use vrouter::state::neighbours::{HOLD_PER_ENTRY, MAX_ENTRIES, MAX_PENDING};
 use vrouter::stats::DropReason;
 use vrouter::tables::{PortIdx, Snapshot};
@@ -37,7 +37,7 @@ impl Io<VecFrame> for Out {
     fn alloc(&mut self) -> Option<VecFrame> {
         Some(VecFrame::new(&[]))
     }
-    fn handoff(&mut self, _: u16, _: PortIdx, _: VecFrame) {
+    fn handoff(&mut self, _: u16, _: PortIdx, _: VecFrame, _: Node) {
         unreachable!("a single worker hands nothing off");
     }
 }

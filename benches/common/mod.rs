@@ -1,7 +1,7 @@
 //! What the pipeline benches share: a sink for what the pipeline sends, and the reference
 //! topology compiled with some ports bound to (never opened) local devices.
 
-use vrouter::pipeline::Io;
+use vrouter::pipeline::{Io, Node};
 use vrouter::tables::{PortIdx, Snapshot};
 use vrouter::VecFrame;
 
@@ -18,7 +18,7 @@ impl Io<VecFrame> for Sink {
     fn alloc(&mut self) -> Option<VecFrame> {
         Some(VecFrame::new(&[]))
     }
-    fn handoff(&mut self, _: u16, _: PortIdx, _: VecFrame) {
+    fn handoff(&mut self, _: u16, _: PortIdx, _: VecFrame, _: Node) {
         unreachable!("a single worker hands nothing off");
     }
 }

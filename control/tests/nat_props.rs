@@ -70,7 +70,7 @@ impl Io<VecFrame> for Sink {
     fn alloc(&mut self) -> Option<VecFrame> {
         Some(VecFrame::new(&[]))
     }
-    fn handoff(&mut self, _: u16, _: PortIdx, _: VecFrame) {
+    fn handoff(&mut self, _: u16, _: PortIdx, _: VecFrame, _: vrouter::pipeline::Node) {
         unreachable!("a single worker hands nothing off");
     }
 }

@@ -33,7 +33,7 @@
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::OnceLock;
-use vrouter::pipeline::{Dataplane, Io};
+use vrouter::pipeline::{Dataplane, Io, Node};
 use vrouter::state::neighbours::{
     Neighbour, HOLD_PER_ENTRY, MAX_ENTRIES, MAX_PENDING, MAX_REQUESTS, REFRESH_MS, RETRY_MS,
 };
@@ -182,7 +182,7 @@ impl Io<Tracked> for Sink {
     fn alloc(&mut self) -> Option<Tracked> {
         Some(Tracked::new(VecFrame::new(&[]), &self.ledger))
     }
-    fn handoff(&mut self, _: u16, _: PortIdx, _: Tracked) {
+    fn handoff(&mut self, _: u16, _: PortIdx, _: Tracked, _: Node) {
         unreachable!("a single worker hands nothing off");
     }
 }

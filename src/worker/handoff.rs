@@ -11,6 +11,7 @@
 //! (`handoff_full`), those before it are delivered in order.
 
 use rtrb::{Consumer, Producer, RingBuffer};
+use vrouter::pipeline::Node;
 use vrouter::tables::PortIdx;
 
 /// Frames one (source, destination) ring holds; beyond it frames are dropped (`handoff_full`).
@@ -18,8 +19,9 @@ pub const HANDOFF_RING: usize = 4096;
 /// Frames a staging vector has room for before it grows (it keeps what it grew to).
 const STAGING_START: usize = 256;
 
-/// A frame handed over: the device it was received on, and the frame.
-pub type Handed<F> = (PortIdx, F);
+/// A frame handed over: the device it was received on, the frame, and the node the owner
+/// runs it from.
+pub type Handed<F> = (PortIdx, F, Node);
 
 /// The frames staged for one destination during a burst, and the ring to it.
 struct Lane<F> {
@@ -37,12 +39,12 @@ pub struct HandoffOut<F> {
 }
 
 impl<F> HandoffOut<F> {
-    /// Stages `frame`, received on `port`, for `worker`; a frame for no other worker is
-    /// freed and counted.
+    /// Stages `frame`, received on `port`, for `worker` to run from `resume`; a frame for
+    /// no other worker is freed and counted.
     #[inline]
-    pub fn stage(&mut self, worker: u16, port: PortIdx, frame: F) {
+    pub fn stage(&mut self, worker: u16, port: PortIdx, frame: F, resume: Node) {
         match self.lanes.get_mut(usize::from(worker)) {
-            Some(Some(lane)) => lane.staged.push((port, frame)),
+            Some(Some(lane)) => lane.staged.push((port, frame, resume)),
             _ => self.full += 1,
         }
     }
@@ -128,7 +130,9 @@ mod tests {
         let mut rings = mesh::<VecFrame>(3, 64);
         for n in 0..10 {
             // Worker 0 hands even frames to 1 and odd ones to 2.
-            rings[0].0.stage(1 + n % 2, 7, frame(n as u8));
+            rings[0]
+                .0
+                .stage(1 + n % 2, 7, frame(n as u8), Node::PortInput);
         }
         assert_eq!(rings[1].1.drain(64).count(), 0, "nothing before the flush");
         assert_eq!(rings[0].0.flush(), 10);
@@ -136,10 +140,10 @@ mod tests {
         let got: Vec<(PortIdx, u8)> = rings[1]
             .1
             .drain(64)
-            .map(|(p, f)| (p, f.data()[0]))
+            .map(|(p, f, _)| (p, f.data()[0]))
             .collect();
         assert_eq!(got, [(7, 0), (7, 2), (7, 4), (7, 6), (7, 8)]);
-        let got: Vec<u8> = rings[2].1.drain(64).map(|(_, f)| f.data()[0]).collect();
+        let got: Vec<u8> = rings[2].1.drain(64).map(|(_, f, _)| f.data()[0]).collect();
         assert_eq!(got, [1, 3, 5, 7, 9]);
         assert_eq!(
             rings[1].1.drain(64).count(),
@@ -152,27 +156,27 @@ mod tests {
     fn a_full_ring_frees_and_counts_what_does_not_fit() {
         let mut rings = mesh::<VecFrame>(2, 4);
         for n in 0..10 {
-            rings[0].0.stage(1, 0, frame(n));
+            rings[0].0.stage(1, 0, frame(n), Node::PortInput);
         }
         assert_eq!(rings[0].0.flush(), 4);
         assert_eq!(rings[0].0.full, 6, "six of ten did not fit");
         // The next batch finds the ring still full: all of it is dropped.
-        rings[0].0.stage(1, 0, frame(10));
+        rings[0].0.stage(1, 0, frame(10), Node::PortInput);
         assert_eq!(rings[0].0.flush(), 0);
         assert_eq!(rings[0].0.full, 7);
         // Drained within a budget: two now, two later, in order.
-        let first: Vec<u8> = rings[1].1.drain(2).map(|(_, f)| f.data()[0]).collect();
+        let first: Vec<u8> = rings[1].1.drain(2).map(|(_, f, _)| f.data()[0]).collect();
         assert_eq!(first, [0, 1]);
-        rings[0].0.stage(1, 0, frame(11));
-        rings[0].0.stage(1, 0, frame(12));
-        rings[0].0.stage(1, 0, frame(13));
+        rings[0].0.stage(1, 0, frame(11), Node::PortInput);
+        rings[0].0.stage(1, 0, frame(12), Node::PortInput);
+        rings[0].0.stage(1, 0, frame(13), Node::PortInput);
         assert_eq!(rings[0].0.flush(), 2, "room for the two drained");
         assert_eq!(rings[0].0.full, 8);
-        let rest: Vec<u8> = rings[1].1.drain(64).map(|(_, f)| f.data()[0]).collect();
+        let rest: Vec<u8> = rings[1].1.drain(64).map(|(_, f, _)| f.data()[0]).collect();
         assert_eq!(rest, [2, 3, 11, 12]);
         // A worker that does not exist, or the sender itself: dropped and counted.
-        rings[0].0.stage(5, 0, frame(14));
-        rings[0].0.stage(0, 0, frame(15));
+        rings[0].0.stage(5, 0, frame(14), Node::PortInput);
+        rings[0].0.stage(0, 0, frame(15), Node::PortInput);
         assert_eq!(rings[0].0.full, 10);
     }
 
@@ -181,7 +185,7 @@ mod tests {
         let buffer = Rc::new(());
         let mut rings = mesh::<Rc<()>>(2, 3);
         for _ in 0..5 {
-            rings[0].0.stage(1, 0, Rc::clone(&buffer));
+            rings[0].0.stage(1, 0, Rc::clone(&buffer), Node::PortInput);
         }
         assert_eq!(Rc::strong_count(&buffer), 6, "five staged");
         rings[0].0.flush();

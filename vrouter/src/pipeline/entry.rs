@@ -114,18 +114,18 @@ impl<F: Frame> Dataplane<F> {
     }
 
     /// Runs the graph over frames other workers received (each on its device) and handed
-    /// to this one, the owner of their flows (already counted as received there).
-    pub fn rx_handed<I: IntoIterator<Item = (PortIdx, F)>, O: Io<F>>(
+    /// to this one, the owner of their flows (already counted as received there), each
+    /// from the node its sender named.
+    pub fn rx_handed<I: IntoIterator<Item = (PortIdx, F, Node)>, O: Io<F>>(
         &mut self,
         snap: &Snapshot,
         frames: I,
         now: Millis,
         io: &mut O,
     ) {
-        let first = self.first_node();
-        for (port, frame) in frames {
+        for (port, frame, resume) in frames {
             warm_headers(&frame);
-            self.queues.push(first, Meta::received(port, true), frame);
+            self.queues.push(resume, Meta::received(port, true), frame);
         }
         self.dispatch(snap, now, io);
     }

@@ -46,7 +46,12 @@ pub(super) fn node<F: Frame, O: Io<F>>(
     match s.fragment {
         _ if !handed && s.owner != dp.worker && s.fragment.is_none_or(|f| f.is_first()) => {
             dp.stats.handed_off += 1;
-            cx.io.handoff(s.owner, meta.in_port, frame);
+            // A whole datagram needs no more steering; a first fragment is recorded there.
+            let resume = match s.fragment {
+                None => Node::PortInput,
+                Some(_) => Node::Steer,
+            };
+            cx.io.handoff(s.owner, meta.in_port, frame, resume);
             Ok(Edge::Done)
         }
         Some(f) if f.is_first() => first(dp, cx, meta, frame, f),
@@ -98,12 +103,12 @@ fn later<F: Frame, O: Io<F>>(
         }
         Some(Verdict::Steer { worker }) => {
             dp.stats.handed_off += 1;
-            cx.io.handoff(worker, port, frame);
+            cx.io.handoff(worker, port, frame, Node::Steer);
             Ok(Edge::Done)
         }
         _ if dp.worker != 0 => {
             dp.stats.handed_off += 1;
-            cx.io.handoff(0, port, frame);
+            cx.io.handoff(0, port, frame, Node::Steer);
             Ok(Edge::Done)
         }
         _ => match dp.steered.hold(&f.key, (port, frame), cx.now) {
@@ -154,7 +159,7 @@ fn release<F: Frame, O: Io<F>>(
                 .push(Node::PortInput, Meta::received(port, false), frame);
         } else {
             dp.stats.handed_off += 1;
-            io.handoff(worker, port, frame);
+            io.handoff(worker, port, frame, Node::Steer);
         }
     }
 }

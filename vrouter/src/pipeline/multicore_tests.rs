@@ -9,7 +9,7 @@ use super::router_tests::{
     VM2_IP,
 };
 use super::test_frames::{arp_reply, echo, packet, udp, TestIo};
-use super::{steer, Dataplane};
+use super::{steer, Dataplane, Node};
 use crate::frame::VecFrame;
 use crate::stats::DropReason;
 use crate::tables::acl::PortAcl;
@@ -81,13 +81,13 @@ impl Pair {
         loop {
             let mut moved = false;
             for w in 0..2 {
-                for (to, port, bytes) in std::mem::take(&mut self.ios[w].handed) {
+                for (to, port, bytes, resume) in std::mem::take(&mut self.ios[w].handed) {
                     moved = true;
                     let to = to as usize;
                     assert_ne!(to, w, "a worker hands frames only to others");
                     self.dps[to].rx_handed(
                         &self.snap,
-                        [(port, VecFrame::new(&bytes))],
+                        [(port, VecFrame::new(&bytes), resume)],
                         1000,
                         &mut self.ios[to],
                     );
@@ -367,4 +367,35 @@ fn fragments_to_a_filtered_port_of_another_worker_pass_after_a_first_that_passed
         1
     );
     assert_eq!(p.dps[0].steered.held(), 0);
+}
+
+#[test]
+fn a_whole_frame_handed_over_resumes_past_steering_and_a_first_fragment_at_it() {
+    let mut p = Pair::new();
+    p.resolve_neighbours();
+    // Source ports whose flow to port 7 worker 1 owns, received by worker 0.
+    let mut owned = (1024u16..).filter(|&s| steer::owns_ports(s, 7, 1, 2));
+    let (whole_port, fragmented_port) = (owned.next().unwrap(), owned.next().unwrap());
+    let steered_at_1 = |p: &Pair| p.dps[1].stats.nodes[Node::Steer as usize].packets;
+    let before = steered_at_1(&p);
+    let datagram = udp(whole_port, 7, b"w");
+    let whole = packet(QR, VM1, VM1_IP, REMOTE, 64, 0, 17, &datagram);
+    p.dps[0].rx(&p.snap, VM, [VecFrame::new(&whole)], 1000, &mut p.ios[0]);
+    let resumes: Vec<(u16, Node)> = p.ios[0].handed.iter().map(|h| (h.0, h.3)).collect();
+    assert_eq!(resumes, [(1, Node::PortInput)]);
+    p.settle();
+    assert_eq!(
+        steered_at_1(&p),
+        before,
+        "the owner does not steer it again"
+    );
+    let out = p.sent();
+    assert_eq!(out.len(), 1);
+    assert!(out[0].0 == 1 && out[0].1 == EXT && out[0].2[26..30] == GW_IP);
+    // A first fragment is recorded at its owner, so it goes through steering there.
+    let dg = big_udp((QR, VM1), VM1_IP, REMOTE, (fragmented_port, 7), 4000);
+    let first = &split(&dg, 1432)[0];
+    p.dps[0].rx(&p.snap, VM, [VecFrame::new(first)], 1000, &mut p.ios[0]);
+    let resumes: Vec<(u16, Node)> = p.ios[0].handed.iter().map(|h| (h.0, h.3)).collect();
+    assert_eq!(resumes, [(1, Node::Steer)]);
 }

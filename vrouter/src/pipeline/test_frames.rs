@@ -1,7 +1,7 @@
 //! Frames for pipeline tests, built from scratch with checksums computed in full, so that
 //! comparing against them also checks the stages' incremental updates.
 
-use super::Io;
+use super::{Io, Node};
 use crate::frame::VecFrame;
 use crate::tables::PortIdx;
 use crate::wire::checksum;
@@ -13,8 +13,9 @@ pub struct TestIo {
     pub sent: Vec<(PortIdx, Vec<u8>)>,
     /// Makes `alloc` fail, as an empty mempool does.
     pub no_buffers: bool,
-    /// Frames handed to another worker: (worker, device, bytes), in order.
-    pub handed: Vec<(u16, PortIdx, Vec<u8>)>,
+    /// Frames handed to another worker: (worker, device, bytes, node to resume at), in
+    /// order.
+    pub handed: Vec<(u16, PortIdx, Vec<u8>, Node)>,
 }
 
 impl Io<VecFrame> for TestIo {
@@ -24,8 +25,8 @@ impl Io<VecFrame> for TestIo {
     fn alloc(&mut self) -> Option<VecFrame> {
         (!self.no_buffers).then(|| VecFrame::new(&[]))
     }
-    fn handoff(&mut self, worker: u16, port: PortIdx, frame: VecFrame) {
-        self.handed.push((worker, port, frame.to_vec()));
+    fn handoff(&mut self, worker: u16, port: PortIdx, frame: VecFrame, resume: Node) {
+        self.handed.push((worker, port, frame.to_vec(), resume));
     }
 }
 
