@@ -75,7 +75,7 @@ pub struct KeyIndex {
 }
 
 impl KeyIndex {
-    /// An empty index for `keys` keys: at least four free entries a key in their buckets.
+    /// An empty index for `keys` keys: at least two entries a key, so at most half full.
     pub fn with_keys(keys: usize) -> Self {
         let count = keys.div_ceil(WAYS / 2).next_power_of_two().max(2);
         let mut buckets =
@@ -129,10 +129,10 @@ impl KeyIndex {
         prefetch(&self.buckets[b], core::mem::size_of::<Bucket>());
     }
 
-    /// Calls `f` with each value whose signature matches `h`'s (the key is one of them or
-    /// none) until `f` returns true; returns that value.
+    /// The first value whose signature matches `h`'s that `is_key` accepts (the key is
+    /// one of the candidates or none).
     #[inline(always)]
-    fn scan(&self, h: KeyHash, mut f: impl FnMut(u32) -> bool) -> Option<u32> {
+    pub fn find(&self, h: KeyHash, mut is_key: impl FnMut(u32) -> bool) -> Option<u32> {
         let (a, b) = self.pair(h);
         let sig = h.sig();
         for i in [a, b] {
@@ -141,7 +141,7 @@ impl KeyIndex {
             while ways != 0 {
                 let v = bucket.val[ways.trailing_zeros() as usize];
                 ways &= ways - 1;
-                if v != EMPTY && f(v) {
+                if v != EMPTY && is_key(v) {
                     return Some(v);
                 }
             }
@@ -150,22 +150,16 @@ impl KeyIndex {
             return None;
         }
         let stashed = self.stash.iter().filter(|(s, _)| *s == h);
-        stashed.map(|&(_, v)| v).find(|&v| f(v))
+        stashed.map(|&(_, v)| v).find(|&v| is_key(v))
     }
 
     /// Calls `f` with each value whose signature matches `h`'s.
     #[inline]
     pub fn candidates(&self, h: KeyHash, mut f: impl FnMut(u32)) {
-        self.scan(h, |v| {
+        self.find(h, |v| {
             f(v);
             false
         });
-    }
-
-    /// The first candidate of `h` that `is_key` accepts.
-    #[inline(always)]
-    pub fn find(&self, h: KeyHash, is_key: impl Fn(u32) -> bool) -> Option<u32> {
-        self.scan(h, is_key)
     }
 
     /// Adds `val` under `h`, in the emptier of its buckets (the stash if both are full).
