@@ -79,10 +79,10 @@ pub(super) fn send<F: Frame, O: Io<F>>(
     slot: u32,
     mut frame: F,
 ) -> Step<F> {
-    let plan = nat::Plan::Existing(at.0, at.1);
-    let target = nat::target(dp, &plan, m);
-    let target = nat::commit(dp, &plan, m, target, cx.now)?;
-    nat::rewrite(frame.data_mut(), m, &target);
+    let s = dp.conntrack.get(at.0).ok_or(DropReason::NotForUs)?;
+    let (target, delta) = (s.translated(at.1), s.delta[at.1 as usize]);
+    dp.conntrack.seen(at.0, at.1, m.total, m.tcp_flags, cx.now);
+    nat::apply(frame.data_mut(), m, &target, delta);
     ip4::decrement_ttl(frame.data_mut());
     dp.stats.router.forwarded += 1;
     dp.stats.router.forwarded_cached += 1;

@@ -12,7 +12,7 @@ use super::meta::Meta;
 use super::node::{Ctx, Edge, Step};
 use super::steer;
 use crate::frame::Frame;
-use crate::state::conntrack::CtError;
+use crate::state::conntrack::{ChecksumDelta, CtError};
 use crate::state::{Dir, FlowKey, Millis};
 use crate::stats::DropReason;
 use crate::tables::router::{RouterConf, RouterPortIdx};
@@ -87,11 +87,7 @@ pub(super) fn plan_new(r: &RouterConf, in_rp: RouterPortIdx, m: &Ip4) -> Plan {
 #[inline]
 pub(super) fn target<F>(dp: &Dataplane<F>, plan: &Plan, m: &Ip4) -> FlowKey {
     match *plan {
-        Plan::Existing(idx, dir) => match dp.conntrack.get(idx) {
-            Some(s) if dir == Dir::Orig => s.reply.reverse(),
-            Some(s) => s.orig.reverse(),
-            None => m.key,
-        },
+        Plan::Existing(idx, dir) => dp.conntrack.get(idx).map_or(m.key, |s| s.translated(dir)),
         Plan::New { dnat, snat } => {
             let mut t = m.key;
             if let Some(fixed) = dnat {
@@ -190,45 +186,69 @@ fn allocate_port<F>(dp: &Dataplane<F>, m: &Ip4, t: FlowKey) -> Option<u16> {
     None
 }
 
-/// Rewrites addresses and ports of the packet at [`L3`] from `m.key` to `t`, updating the
-/// IPv4, TCP, UDP and ICMP checksums incrementally.
+/// Rewrites the packet of `d` (parsed as `m`) to tuple `t`.
 #[inline]
 pub(super) fn rewrite(d: &mut [u8], m: &Ip4, t: &FlowKey) {
-    rewrite_at(d, L3, m.hl, m.has_l4, &m.key, t);
+    let delta = ChecksumDelta::between(&m.key, t);
+    apply_at(d, Located::parsed(m), t, delta);
 }
 
-/// Rewrites the IPv4 packet at `at` (header length `hl`, L4 header present if `has_l4`)
-/// from tuple `from` to `t`. Checksum fields beyond the end of `d` (a quoted datagram is
-/// cut short) are left alone.
+/// Rewrites the packet of `d` (parsed as `m`) to tuple `t`, whose checksum terms `delta`
+/// its session computed when it was created.
 #[inline]
-fn rewrite_at(d: &mut [u8], at: usize, hl: usize, has_l4: bool, from: &FlowKey, t: &FlowKey) {
-    let l4 = at + hl;
+pub(super) fn apply(d: &mut [u8], m: &Ip4, t: &FlowKey, delta: ChecksumDelta) {
+    apply_at(d, Located::parsed(m), t, delta);
+}
+
+/// An IPv4 packet in a buffer: where its header starts, its header length, whether its
+/// L4 header is there, and its tuple.
+struct Located<'k> {
+    at: usize,
+    hl: usize,
+    has_l4: bool,
+    key: &'k FlowKey,
+}
+
+impl Located<'_> {
+    /// The packet at [`L3`] that `m` describes.
+    #[inline]
+    fn parsed(m: &Ip4) -> Located<'_> {
+        Located {
+            at: L3,
+            hl: m.hl,
+            has_l4: m.has_l4,
+            key: &m.key,
+        }
+    }
+}
+
+/// Rewrites the IPv4 packet `p` of `d` to tuple `t`, adding `delta` to its checksums.
+/// Checksum fields beyond the end of `d` (a quoted datagram is cut short) are left alone.
+#[inline]
+fn apply_at(d: &mut [u8], p: Located<'_>, t: &FlowKey, delta: ChecksumDelta) {
+    let (at, from) = (p.at, p.key);
+    let l4 = at + p.hl;
     let len = d.len();
     let fits = |n: usize| l4 + n <= len;
-    let csum_at = match (has_l4, from.proto) {
-        (true, ipv4::proto::TCP) if fits(18) => Some(l4 + 16),
-        (true, ipv4::proto::UDP) if fits(8) && be16(d, l4 + 6) != 0 => Some(l4 + 6),
-        (true, ipv4::proto::ICMP) if fits(8) => Some(l4 + 2),
-        _ => None,
-    };
-    // ICMP has no pseudo-header: only its id is covered by its checksum.
-    let pseudo = csum_at.is_some() && from.proto != ipv4::proto::ICMP;
-    // RFC 1624: the terms of every changed field add up and apply to each checksum once.
-    let mut addrs = 0;
     for (off, old, new) in [(12, from.src, t.src), (16, from.dst, t.dst)] {
         if old != new {
             put32(d, at + off, new);
-            addrs += checksum::delta32(old, new);
         }
     }
-    if addrs != 0 {
-        let c = checksum::adjust(be16(d, at + 10), addrs);
+    // RFC 1624: the terms of every changed field, summed once, apply to each checksum.
+    if delta.ip != 0 {
+        let c = checksum::adjust(be16(d, at + 10), delta.ip);
         put16(d, at + 10, c);
     }
-    if !has_l4 || !fits(8) {
+    if !p.has_l4 || !fits(8) {
         return;
     }
-    let mut l4_delta = if pseudo { addrs } else { 0 };
+    let csum_at = match from.proto {
+        ipv4::proto::TCP if fits(18) => Some(l4 + 16),
+        ipv4::proto::UDP if be16(d, l4 + 6) != 0 => Some(l4 + 6),
+        ipv4::proto::ICMP => Some(l4 + 2),
+        _ => None,
+    };
     let ports: &[(usize, u16, u16)] = if from.proto == ipv4::proto::ICMP {
         &[(l4 + 4, from.sport, t.sport)]
     } else {
@@ -237,7 +257,6 @@ fn rewrite_at(d: &mut [u8], at: usize, hl: usize, has_l4: bool, from: &FlowKey, 
     for &(off, old, new) in ports {
         if old != new {
             put16(d, off, new);
-            l4_delta += checksum::delta16(old, new);
         }
     }
     // Without a checksum field (UDP without checksum, a quoted datagram cut short), the
@@ -245,8 +264,8 @@ fn rewrite_at(d: &mut [u8], at: usize, hl: usize, has_l4: bool, from: &FlowKey, 
     let Some(c_at) = csum_at else {
         return;
     };
-    if l4_delta != 0 {
-        let c = checksum::adjust(be16(d, c_at), l4_delta);
+    if delta.l4 != 0 {
+        let c = checksum::adjust(be16(d, c_at), delta.l4);
         put16(d, c_at, c);
     }
     // RFC 768: a computed UDP checksum of zero is sent as all ones.
@@ -294,7 +313,13 @@ pub(super) fn icmp_error_input<F: Frame, O: Io<F>>(
         ..m.key
     };
     let d = frame.data_mut();
-    rewrite_at(d, q, ihl, true, &quoted, &before);
+    let inner = Located {
+        at: q,
+        hl: ihl,
+        has_l4: true,
+        key: &quoted,
+    };
+    apply_at(d, inner, &before, ChecksumDelta::between(&quoted, &before));
     for (off, old, new) in [(12, m.key.src, outer.src), (16, m.key.dst, outer.dst)] {
         if old != new {
             put32(d, L3 + off, new);

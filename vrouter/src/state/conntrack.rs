@@ -13,8 +13,11 @@
 //! removed again. What is refused is counted. Expiry runs incrementally from the worker's
 //! timer. TCP tracking is in [`tcp`].
 
+mod checksum_delta;
 mod key_index;
 mod tcp;
+
+pub use checksum_delta::ChecksumDelta;
 
 pub use tcp::{
     tcp_flags, tcp_flags_valid, tcp_may_start, Segment, TcpState, TcpVerdict, TcpWindow,
@@ -117,12 +120,24 @@ pub struct Session {
     pub window: [TcpWindow; 2],
     /// The resolved egress of a router session per direction (see [`super::adjacency`]).
     pub egress: [super::adjacency::Link; 2],
+    /// What rewriting a packet of each direction adds to its checksums.
+    pub delta: [ChecksumDelta; 2],
 }
 
 impl Session {
     /// True if the session rewrites addresses or ports.
     pub fn is_nat(&self) -> bool {
         self.reply != self.orig.reverse()
+    }
+
+    /// The tuple a packet of direction `dir` leaves with: the reverse of the other
+    /// direction's key.
+    #[inline]
+    pub fn translated(&self, dir: Dir) -> FlowKey {
+        match dir {
+            Dir::Orig => self.reply.reverse(),
+            Dir::Reply => self.orig.reverse(),
+        }
     }
 
     /// How long the session lives without traffic (Linux nf_conntrack defaults, shortened
@@ -460,6 +475,10 @@ impl Conntrack {
             mark: 0,
             window: [TcpWindow::default(); 2],
             egress: [super::adjacency::Link::default(); 2],
+            delta: [
+                ChecksumDelta::between(&orig, &translated),
+                ChecksumDelta::between(&reply, &orig.reverse()),
+            ],
         };
         let idx = self
             .free
