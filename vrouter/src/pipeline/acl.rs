@@ -8,8 +8,8 @@
 //! replies of the subnet's DHCP server pass; a NEW connection needs an ingress rule.
 //! Packets of known connections never look at the rules.
 
-use super::dataplane::Dataplane;
 use super::ip4::{self, Ip4, L3};
+use super::node_state::AclState;
 use super::zone::zone;
 use super::{fragments, ipv6_guard, nat};
 use crate::frame::Frame;
@@ -34,7 +34,7 @@ pub(super) enum Way {
     Ingress,
 }
 
-impl<F> Dataplane<F> {
+impl<F> AclState<'_, F> {
     /// Counts a first packet of `bytes` allowed by rule `rule` of `port`'s `way` chain.
     pub(super) fn count_rule(&mut self, port: PortIdx, way: Way, rule: usize, bytes: usize) {
         let Some((ingress, egress)) = self.acl_hits.get_mut(port as usize) else {
@@ -51,7 +51,7 @@ impl<F> Dataplane<F> {
 /// Filters a frame crossing VM port `port` in direction `way`.
 #[inline]
 pub(super) fn filter<F: Frame>(
-    dp: &mut Dataplane<F>,
+    st: &mut AclState<'_, F>,
     acl: &PortAcl,
     port: PortIdx,
     way: Way,
@@ -74,9 +74,9 @@ pub(super) fn filter<F: Frame>(
         }
         ethernet::ethertype::IPV4 => {
             let m = ip4::parse(d, zone(port))?;
-            ipv4_filter(dp, acl, port, way, d, src_mac, &m, now)?;
+            ipv4_filter(st, acl, port, way, d, src_mac, &m, now)?;
             if fragments::is_first(&m) {
-                fragments::passed_port(dp, d, &m, now)?;
+                fragments::passed_port(st, d, &m, now)?;
             }
             Ok(())
         }
@@ -89,7 +89,7 @@ pub(super) fn filter<F: Frame>(
 #[inline]
 #[allow(clippy::too_many_arguments)]
 fn ipv4_filter<F: Frame>(
-    dp: &mut Dataplane<F>,
+    st: &mut AclState<'_, F>,
     acl: &PortAcl,
     port: PortIdx,
     way: Way,
@@ -115,32 +115,32 @@ fn ipv4_filter<F: Frame>(
     }
     // Fragments after the first carry no ports: they pass only if the first passed.
     if fragments::is_later(m) {
-        return fragments::at_port(dp, d, m, now);
+        return fragments::at_port(st, d, m, now);
     }
     let seg = (k.proto == ipv4::proto::TCP).then(|| segment(d, m));
-    if let Some((idx, dir)) = dp.conntrack.lookup(k) {
-        let s = dp.conntrack.get_mut(idx).ok_or(DropReason::SgInvalid)?;
+    if let Some((idx, dir)) = st.conntrack.lookup(k) {
+        let s = st.conntrack.get_mut(idx).ok_or(DropReason::SgInvalid)?;
         match seg.map_or(TcpVerdict::Valid, |seg| s.tcp_check(dir, &seg)) {
             TcpVerdict::Valid => {
-                dp.conntrack.seen(idx, dir, m.total, m.tcp_flags, now);
-                dp.stats.acl.established += 1;
+                st.conntrack.seen(idx, dir, m.total, m.tcp_flags, now);
+                st.fx.stats.acl.established += 1;
                 return Ok(());
             }
             TcpVerdict::Invalid => {
-                dp.stats.acl.invalid += 1;
+                st.fx.stats.acl.invalid += 1;
                 return Err(DropReason::SgInvalid);
             }
             // A SYN on the tuple of a closed connection: a NEW connection, rules again.
-            TcpVerdict::Reopen => dp.conntrack.reopen(idx),
+            TcpVerdict::Reopen => st.conntrack.reopen(idx),
         }
     }
     if m.icmp_type.is_some_and(ip4::is_icmp_error) {
-        return related(dp, d, m);
+        return related(st, d, m);
     }
     // Linux nf_conntrack_tcp_loose=1 (the default): a SYN, or a mid-stream ACK (a
     // connection from before a restart), may start a session; an RST or FIN may not.
     if seg.is_some_and(|seg| !tcp_flags_valid(seg.flags) || !tcp_may_start(seg.flags)) {
-        dp.stats.acl.invalid += 1;
+        st.fx.stats.acl.invalid += 1;
         return Err(DropReason::SgInvalid);
     }
     let (rules, remote) = match way {
@@ -152,36 +152,36 @@ fn ipv4_filter<F: Frame>(
         None => (k.dport, 0),
     };
     let Some(rule) = PortAcl::first_match(rules, k.proto, dport, code, remote) else {
-        dp.stats.acl.denied += 1;
+        st.fx.stats.acl.denied += 1;
         return Err(DropReason::SgDenied);
     };
-    dp.count_rule(port, way, rule, m.total);
-    let idx = dp.conntrack.create(*k, *k, now).map_err(|e| match e {
+    st.count_rule(port, way, rule, m.total);
+    let idx = st.conntrack.create(*k, *k, now).map_err(|e| match e {
         CtError::Full => DropReason::ConntrackFull,
         CtError::ZoneFull => DropReason::ConntrackZoneFull,
         CtError::Collision => DropReason::SgInvalid,
     })?;
-    dp.conntrack.seen(idx, Dir::Orig, m.total, m.tcp_flags, now);
-    if let Some(s) = dp.conntrack.get_mut(idx) {
+    st.conntrack.seen(idx, Dir::Orig, m.total, m.tcp_flags, now);
+    if let Some(s) = st.conntrack.get_mut(idx) {
         s.mark = if way == Way::Ingress { MARK_INGRESS } else { 0 };
         if let Some(seg) = seg {
             s.tcp_in_window(Dir::Orig, &seg);
         }
     }
-    dp.stats.acl.new += 1;
+    st.fx.stats.acl.new += 1;
     Ok(())
 }
 
 /// RELATED: an ICMP error about a connection of this port passes; any other is INVALID.
-fn related<F>(dp: &mut Dataplane<F>, d: &[u8], m: &Ip4) -> Result<(), DropReason> {
+fn related<F>(st: &mut AclState<'_, F>, d: &[u8], m: &Ip4) -> Result<(), DropReason> {
     let quoted = &d[L3 + m.hl + wicmp::HEADER_LEN..];
     let known = nat::quoted_key(quoted, m.key.zone)
-        .is_some_and(|q| dp.conntrack.lookup(&q.reverse()).is_some());
+        .is_some_and(|q| st.conntrack.lookup(&q.reverse()).is_some());
     if known {
-        dp.stats.acl.related += 1;
+        st.fx.stats.acl.related += 1;
         Ok(())
     } else {
-        dp.stats.acl.invalid += 1;
+        st.fx.stats.acl.invalid += 1;
         Err(DropReason::SgInvalid)
     }
 }

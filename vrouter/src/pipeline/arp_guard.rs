@@ -5,16 +5,16 @@
 //! ARP caches nor the VMs' are poisoned (the model is the authority, as Neutron's
 //! l2population ARP responder is).
 
-use super::dataplane::Dataplane;
+use crate::state::Neighbours;
 use crate::stats::DropReason;
 use crate::tables::router::mask;
-use crate::tables::{NetConf, Snapshot};
+use crate::tables::{NetConf, NetIdx, Snapshot};
 use crate::wire::{arp, ethernet, Mac};
 
 /// Checks the ARP packet in `d` (an untagged Ethernet frame of `net`) from outside the
 /// appliance. Malformed ARP is left to the stage that parses it.
 pub(super) fn check<F>(
-    dp: &Dataplane<F>,
+    router_neigh: &Neighbours<(NetIdx, F)>,
     snap: &Snapshot,
     net: &NetConf,
     d: &[u8],
@@ -30,7 +30,7 @@ pub(super) fn check<F>(
     if net.local_by_ip(spa).is_some() {
         return Err(DropReason::ArpSpoofed);
     }
-    match dp.router_neigh.static_mac(spa) {
+    match router_neigh.static_mac(spa) {
         Some(m) if m != sha && pinned_elsewhere(snap, net, spa, sha) => Err(DropReason::ArpSpoofed),
         _ => Ok(()),
     }

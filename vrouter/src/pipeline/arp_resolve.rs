@@ -3,11 +3,11 @@
 //! neighbour answers.
 
 use super::arp_frames::arp_frame;
-use super::dataplane::Dataplane;
 use super::hop::NextHop;
 use super::io::Io;
 use super::meta::Meta;
 use super::node::{Ctx, Edge, Node, Step};
+use super::node_state::{Effects, LocalArpState, RouterState};
 use super::sync_event::SyncEvent;
 use crate::frame::Frame;
 use crate::state::neighbours::Hold;
@@ -22,14 +22,14 @@ use crate::wire::{ethernet, Mac};
 /// network's L2 node, or it waits for ARP.
 #[inline]
 pub(super) fn output<F: Frame, O: Io<F>>(
-    dp: &mut Dataplane<F>,
+    st: &mut RouterState<'_, F>,
     cx: &mut Ctx<'_, O>,
     meta: &mut Meta,
     hop: &NextHop<'_>,
     mut frame: F,
 ) -> Step<F> {
     let out = &hop.r.ports[hop.out_rp];
-    let mac = dp.router_neigh.resolve(hop.ip);
+    let mac = st.router_neigh.resolve(hop.ip);
     ethernet::Repr {
         dst: mac.unwrap_or(Mac::ZERO),
         src: out.mac,
@@ -41,11 +41,11 @@ pub(super) fn output<F: Frame, O: Io<F>>(
         meta.from = Dest::Local;
         return Ok(Edge::To(Node::L2Switch, frame));
     }
-    match dp.router_neigh.hold(hop.ip, (out.net, frame), cx.now) {
+    match st.router_neigh.hold(hop.ip, (out.net, frame), cx.now) {
         Hold::Held { request, dropped } => {
-            dp.stats.drops[DropReason::NeighbourEvicted as usize] += dropped as u64;
+            st.fx.stats.drops[DropReason::NeighbourEvicted as usize] += dropped as u64;
             if request {
-                send_arp_request(dp, cx.io, meta.in_port, out, hop.ip);
+                send_arp_request(&mut st.fx, cx.io, meta.in_port, out, hop.ip);
             }
             Ok(Edge::Done)
         }
@@ -67,49 +67,51 @@ pub(super) struct Seen {
 /// Records that a neighbour on a router port's network is at `seen.mac` (from ARP received
 /// on `in_port`) and sends what was waiting for it.
 pub(super) fn neighbour_seen<F: Frame>(
-    dp: &mut Dataplane<F>,
+    st: &mut LocalArpState<'_, F>,
     in_port: PortIdx,
     seen: Seen,
     now: Millis,
 ) {
     if seen.create {
-        dp.share(SyncEvent::RouterNeighbour {
+        st.fx.share(SyncEvent::RouterNeighbour {
             ip: seen.ip,
             mac: seen.mac,
             port: in_port,
         });
     }
-    release_held(dp, in_port, seen, now);
+    release_held(st, in_port, seen, now);
 }
 
 /// Records `seen` in the router ARP cache and queues the frames held for it to their
 /// networks' L2 node; their drops count against `in_port`.
 pub(super) fn release_held<F: Frame>(
-    dp: &mut Dataplane<F>,
+    st: &mut LocalArpState<'_, F>,
     in_port: PortIdx,
     seen: Seen,
     now: Millis,
 ) {
-    for (net, mut f) in dp.router_neigh.confirm(seen.ip, seen.mac, now, seen.create) {
+    for (net, mut f) in st.router_neigh.confirm(seen.ip, seen.mac, now, seen.create) {
         f.data_mut()[0..6].copy_from_slice(&seen.mac.0);
-        dp.queues.push(Node::L2Switch, Meta::local(in_port, net), f);
+        st.fx
+            .queues
+            .push(Node::L2Switch, Meta::local(in_port, net), f);
     }
 }
 
 /// Broadcasts an ARP request for `target` from router port `from` into its network.
 pub(super) fn send_arp_request<F: Frame, O: Io<F>>(
-    dp: &mut Dataplane<F>,
+    fx: &mut Effects<'_, F>,
     io: &mut O,
     in_port: PortIdx,
     from: &RouterPort,
     target: u32,
 ) {
     let Some(frame) = arp_frame(io, from.mac, from.ip, Mac::ZERO, target) else {
-        dp.stats.drops[DropReason::NoBuffer as usize] += 1;
+        fx.stats.drops[DropReason::NoBuffer as usize] += 1;
         return;
     };
-    dp.stats.arp_requests += 1;
-    dp.queues
+    fx.stats.arp_requests += 1;
+    fx.queues
         .push(Node::L2Switch, Meta::local(in_port, from.net), frame);
 }
 

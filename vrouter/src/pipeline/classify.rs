@@ -2,9 +2,9 @@
 //! came in on.
 
 use super::acl;
-use super::dataplane::Dataplane;
 use super::meta::Meta;
 use super::node::{Ctx, Edge, Node, Step};
+use super::node_state::AclState;
 use super::vlan_tag::pop_vlan;
 use crate::frame::Frame;
 use crate::stats::DropReason;
@@ -14,7 +14,7 @@ use crate::wire::{be16, ethernet, vlan};
 /// Sends a frame received on `meta.in_port` to the node its device's role calls for.
 #[inline]
 pub(super) fn node<F: Frame, O>(
-    dp: &mut Dataplane<F>,
+    st: &mut AclState<'_, F>,
     cx: &mut Ctx<'_, O>,
     meta: &mut Meta,
     mut frame: F,
@@ -33,7 +33,7 @@ pub(super) fn node<F: Frame, O>(
                 return Err(DropReason::VlanUnknown);
             }
             if let Some(a) = cx.snap.acl(port) {
-                acl::filter(dp, a, port, acl::Way::Egress, &frame, cx.now)?;
+                acl::filter(st, a, port, acl::Way::Egress, &frame, cx.now)?;
             }
             meta.net = *net;
             meta.from = Dest::Port(port);

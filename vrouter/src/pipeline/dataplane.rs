@@ -1,8 +1,9 @@
 //! The state one worker owns: its tables, caches, counters and the graph's queues. The
-//! entry points that run the graph over it are in entry.rs; the nodes change it through
-//! the functions of their files.
+//! entry points that run the graph over it are in entry.rs; each node changes it through
+//! the view its signature names (node_state.rs).
 
 use super::held_fragment::HeldFragment;
+use super::ip_ident::IpIdent;
 use super::last_tunnel::LastTunnel;
 use super::nat_exhausted::Exhausted;
 use super::nat_flush::NatAddresses;
@@ -58,7 +59,7 @@ pub struct Dataplane<F> {
     /// The routers' NAT addresses as of the last snapshot applied (nat_flush.rs).
     pub(super) nat_addresses: NatAddresses,
     /// Identification of the next outer IPv4 header this worker emits.
-    pub(super) ip_ident: u16,
+    pub(super) ip_ident: IpIdent,
     /// This worker's number, from 0.
     pub(super) worker: u16,
     /// How many workers share the traffic (flows are steered to their owner, steer.rs).
@@ -69,21 +70,4 @@ pub struct Dataplane<F> {
     pub(super) queues: Queues<F>,
     /// The packet trace: what to trace and what was recorded.
     pub trace: Trace,
-}
-
-impl<F> Dataplane<F> {
-    /// Queues `event` for the other workers, if there are any.
-    #[inline]
-    pub(super) fn share(&mut self, event: SyncEvent) {
-        if self.workers > 1 {
-            self.stats.sync_sent += 1;
-            self.outbox.push(event);
-        }
-    }
-
-    /// The next outer IPv4 identification (RFC 6864: any value for atomic datagrams).
-    pub(super) fn next_ident(&mut self) -> u16 {
-        self.ip_ident = self.ip_ident.wrapping_add(1);
-        self.ip_ident
-    }
 }

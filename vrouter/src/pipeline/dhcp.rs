@@ -4,11 +4,11 @@
 //! from the DHCP port's MAC and address, and switched from the local port like any frame
 //! the appliance sends: back through the tunnel peer or local port the client is behind.
 
-use super::dataplane::Dataplane;
 use super::dhcp_frame::LIMITED_BROADCAST;
 use super::ignored::ignore_broadcast;
 use super::meta::Meta;
 use super::node::{Ctx, Edge, Node, Step};
+use super::node_state::DhcpState;
 use crate::frame::Frame;
 use crate::state::Millis;
 use crate::stats::DropReason;
@@ -113,19 +113,19 @@ struct Answer {
 /// The `dhcp` node: takes a client message for the network's DHCP server and sends the
 /// reply, if any; a broadcast for no server here is ignored.
 pub(super) fn node<F: Frame, O>(
-    dp: &mut Dataplane<F>,
+    st: &mut DhcpState<'_, F>,
     cx: &mut Ctx<'_, O>,
     meta: &mut Meta,
     frame: F,
 ) -> Step<F> {
     let multicast = Mac::from_bytes(&frame.data()[0..6]).is_multicast();
-    let step = input(dp, cx, meta, frame);
-    ignore_broadcast(dp, multicast, step)
+    let step = input(st, cx, meta, frame);
+    ignore_broadcast(st.fx.stats, multicast, step)
 }
 
 /// A client message for the network's DHCP server: the reply goes back into the network.
 fn input<F: Frame, O>(
-    dp: &mut Dataplane<F>,
+    st: &mut DhcpState<'_, F>,
     cx: &mut Ctx<'_, O>,
     meta: &mut Meta,
     mut frame: F,
@@ -141,7 +141,7 @@ fn input<F: Frame, O>(
         // and DECLINE for another server are not ours either.
         return Err(DropReason::DhcpOtherServer);
     }
-    let Some(answer) = answer(dp, net, &req, binding, subnet, now)? else {
+    let Some(answer) = answer(st, net, &req, binding, subnet, now)? else {
         return Ok(Edge::Done);
     };
     let nak = answer.message_type == MessageType::Nak;
@@ -237,7 +237,7 @@ fn input<F: Frame, O>(
         ethertype: ethernet::ethertype::IPV4,
     }
     .emit(d);
-    let s = &mut dp.stats.dhcp;
+    let s = &mut st.fx.stats.dhcp;
     match (answer.message_type, req.message_type) {
         (MessageType::Offer, _) => s.offers += 1,
         (MessageType::Nak, _) => s.naks += 1,
@@ -256,7 +256,7 @@ fn requested(req: &Request, code: u8, if_no_list: bool) -> bool {
 /// The server's decision (RFC 2131 §4.3); `None` for messages that get no reply, after
 /// recording their effect on the lease table.
 fn answer<F>(
-    dp: &mut Dataplane<F>,
+    st: &mut DhcpState<'_, F>,
     net: &NetConf,
     req: &Request,
     binding: &DhcpBinding,
@@ -286,7 +286,7 @@ fn answer<F>(
             match claimed {
                 None => Err(DropReason::DhcpMalformed),
                 Some(ip) if ip == binding.ip => {
-                    dp.leases
+                    st.leases
                         .grant(net.local_vlan, req.chaddr, ip, now, subnet.lease_secs);
                     ack(binding.ip, req.ciaddr, true)
                 }
@@ -302,11 +302,11 @@ fn answer<F>(
         MessageType::Inform => ack(0, req.ciaddr, false),
         // §4.3.3, §4.3.4: no reply; the lease is forgotten.
         MessageType::Decline | MessageType::Release => {
-            dp.leases.remove(net.local_vlan, req.chaddr);
+            st.leases.remove(net.local_vlan, req.chaddr);
             if req.message_type == MessageType::Decline {
-                dp.stats.dhcp.declines += 1;
+                st.fx.stats.dhcp.declines += 1;
             } else {
-                dp.stats.dhcp.releases += 1;
+                st.fx.stats.dhcp.releases += 1;
             }
             Ok(None)
         }

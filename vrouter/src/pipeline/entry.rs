@@ -3,6 +3,7 @@
 
 use super::dataplane::Dataplane;
 use super::io::Io;
+use super::ip_ident::IpIdent;
 use super::meta::Meta;
 use super::nat_exhausted::Exhausted;
 use super::nat_flush::NatAddresses;
@@ -48,7 +49,7 @@ impl<F: Frame> Dataplane<F> {
             stats: Stats::default(),
             nat_exhausted: Exhausted::new(),
             nat_addresses: NatAddresses::default(),
-            ip_ident: worker.wrapping_mul(0x4000),
+            ip_ident: IpIdent(worker.wrapping_mul(0x4000)),
             worker,
             workers: workers.max(1),
             outbox: Vec::new(),
@@ -153,13 +154,14 @@ impl<F: Frame> Dataplane<F> {
             self.stats.drops[tunnel::expired_reason(frame) as usize] += 1;
         }
         for ip in out.requests {
-            tunnel::send_arp_request(self, snap, ip, io);
+            tunnel::send_arp_request(&mut self.stats, snap, ip, io);
         }
         let out = self.router_neigh.tick(now);
         self.stats.drops[DropReason::NeighbourTimeout as usize] += out.expired.len() as u64;
         for ip in out.requests {
             if let Some((r, p)) = arp_resolve::port_for(snap, ip) {
-                arp_resolve::send_arp_request(self, io, 0, &snap.routers[r].ports[p], ip);
+                let fx = &mut self.effects();
+                arp_resolve::send_arp_request(fx, io, 0, &snap.routers[r].ports[p], ip);
             }
         }
         // One worker speaks for the appliance.

@@ -3,12 +3,12 @@
 //! 20-byte header.
 
 use super::arp_resolve;
-use super::dataplane::Dataplane;
 use super::hop::NextHop;
 use super::io::Io;
 use super::ip4::L3;
 use super::meta::Meta;
 use super::node::{Ctx, Edge};
+use super::node_state::RouterState;
 use crate::frame::Frame;
 use crate::stats::DropReason;
 use crate::tables::PortIdx;
@@ -17,7 +17,7 @@ use crate::wire::{be16, checksum, ipv4, put16};
 /// Splits `frame` (received on `in_port`) into fragments that fit the MTU of `hop`'s router
 /// port and sends each to the next hop; the original frame is consumed.
 pub(super) fn output<F: Frame, O: Io<F>>(
-    dp: &mut Dataplane<F>,
+    st: &mut RouterState<'_, F>,
     cx: &mut Ctx<'_, O>,
     in_port: PortIdx,
     hop: &NextHop<'_>,
@@ -60,12 +60,12 @@ pub(super) fn output<F: Frame, O: Io<F>>(
         put16(b, L3 + 10, 0);
         let c = checksum::checksum(&b[L3..L3 + fhl]);
         put16(b, L3 + 10, c);
-        dp.stats.router.fragments += 1;
+        st.fx.stats.router.fragments += 1;
         let mut meta = Meta::local(in_port, 0);
-        match arp_resolve::output(dp, cx, &mut meta, hop, f) {
-            Ok(Edge::To(node, f)) => dp.queues.push(node, meta, f),
+        match arp_resolve::output(st, cx, &mut meta, hop, f) {
+            Ok(Edge::To(node, f)) => st.fx.queues.push(node, meta, f),
             Ok(Edge::Done) => {}
-            Err(reason) => dp.stats.drop(in_port, reason),
+            Err(reason) => st.fx.stats.drop(in_port, reason),
         }
         offset += size;
     }

@@ -16,6 +16,7 @@ use super::dataplane::{Dataplane, Steering};
 use super::io::Io;
 use super::meta::Meta;
 use super::node::{Ctx, Edge, Node, Step};
+use super::node_state::SteerState;
 use super::steer::{self, Fragment};
 use super::sync_event::SyncEvent;
 use crate::frame::Frame;
@@ -36,16 +37,16 @@ pub(super) fn table<F>() -> Steering<F> {
 /// handed over by another worker) on to `port-input`, hands it to the worker that owns its
 /// flow, or holds it.
 pub(super) fn node<F: Frame, O: Io<F>>(
-    dp: &mut Dataplane<F>,
+    st: &mut SteerState<'_, F>,
     cx: &mut Ctx<'_, O>,
     meta: &mut Meta,
     frame: F,
 ) -> Step<F> {
-    let s = steer::steer(frame.data(), dp.workers);
+    let s = steer::steer(frame.data(), st.fx.workers);
     let handed = meta.handed;
     match s.fragment {
-        _ if !handed && s.owner != dp.worker && s.fragment.is_none_or(|f| f.is_first()) => {
-            dp.stats.handed_off += 1;
+        _ if !handed && s.owner != st.worker && s.fragment.is_none_or(|f| f.is_first()) => {
+            st.fx.stats.handed_off += 1;
             // A whole datagram needs no more steering; a first fragment is recorded there.
             let resume = match s.fragment {
                 None => Node::PortInput,
@@ -54,10 +55,10 @@ pub(super) fn node<F: Frame, O: Io<F>>(
             cx.io.handoff(s.owner, meta.in_port, frame, resume);
             Ok(Edge::Done)
         }
-        Some(f) if f.is_first() => first(dp, cx, meta, frame, f),
+        Some(f) if f.is_first() => first(st, cx, meta, frame, f),
         // Worker 0 sent it here, to the owner of its first.
-        Some(_) if handed && dp.worker != 0 => Ok(Edge::To(Node::PortInput, frame)),
-        Some(f) => later(dp, cx, meta, frame, f),
+        Some(_) if handed && st.worker != 0 => Ok(Edge::To(Node::PortInput, frame)),
+        Some(f) => later(st, cx, meta, frame, f),
         None => Ok(Edge::To(Node::PortInput, frame)),
     }
 }
@@ -65,21 +66,21 @@ pub(super) fn node<F: Frame, O: Io<F>>(
 /// A first fragment at the owner of its flow: recorded, queued ahead of the later ones
 /// that waited for it, and made known.
 fn first<F: Frame, O: Io<F>>(
-    dp: &mut Dataplane<F>,
+    st: &mut SteerState<'_, F>,
     cx: &mut Ctx<'_, O>,
     meta: &Meta,
     frame: F,
     f: Fragment,
 ) -> Step<F> {
-    let worker = dp.worker;
-    dp.steered
+    let worker = st.worker;
+    st.steered
         .decide(&f.key, Verdict::Steer { worker }, f.piece, cx.now)
         .ok_or(DropReason::FragmentTableFull)?;
-    dp.queues.push(Node::PortInput, *meta, frame);
+    st.fx.queues.push(Node::PortInput, *meta, frame);
     if worker == 0 {
-        release(dp, cx.io, &f.key, 0, cx.now);
+        release(st, cx.io, &f.key, 0, cx.now);
     } else {
-        dp.share(SyncEvent::Fragment {
+        st.fx.share(SyncEvent::Fragment {
             key: f.key,
             first: f.piece,
             worker,
@@ -90,28 +91,28 @@ fn first<F: Frame, O: Io<F>>(
 
 /// A later fragment: to the worker its first went to, else to worker 0, which waits for it.
 fn later<F: Frame, O: Io<F>>(
-    dp: &mut Dataplane<F>,
+    st: &mut SteerState<'_, F>,
     cx: &mut Ctx<'_, O>,
     meta: &Meta,
     frame: F,
     f: Fragment,
 ) -> Step<F> {
     let port = meta.in_port;
-    match dp.steered.follow(&f.key, f.piece, cx.now) {
-        Some(Verdict::Steer { worker }) if worker == dp.worker => {
+    match st.steered.follow(&f.key, f.piece, cx.now) {
+        Some(Verdict::Steer { worker }) if worker == st.worker => {
             Ok(Edge::To(Node::PortInput, frame))
         }
         Some(Verdict::Steer { worker }) => {
-            dp.stats.handed_off += 1;
+            st.fx.stats.handed_off += 1;
             cx.io.handoff(worker, port, frame, Node::Steer);
             Ok(Edge::Done)
         }
-        _ if dp.worker != 0 => {
-            dp.stats.handed_off += 1;
+        _ if st.worker != 0 => {
+            st.fx.stats.handed_off += 1;
             cx.io.handoff(0, port, frame, Node::Steer);
             Ok(Edge::Done)
         }
-        _ => match dp.steered.hold(&f.key, (port, frame), cx.now) {
+        _ => match st.steered.hold(&f.key, (port, frame), cx.now) {
             Held::Full(_) => Err(DropReason::FragmentTableFull),
             Held::Waiting => Ok(Edge::Done),
         },
@@ -121,44 +122,45 @@ fn later<F: Frame, O: Io<F>>(
 /// On worker 0: the first fragment of `key` (`first`) went to `worker`; the later ones
 /// that waited go there.
 pub(super) fn owned_by<F: Frame, O: Io<F>>(
-    dp: &mut Dataplane<F>,
+    st: &mut SteerState<'_, F>,
     io: &mut O,
     key: &FragKey,
     first: Piece,
     worker: u16,
     now: Millis,
 ) {
-    if dp.worker != 0 {
+    if st.worker != 0 {
         return;
     }
     // No room: nothing could have been held for it either; its fragments meet a full table.
-    if dp
+    if st
         .steered
         .decide(key, Verdict::Steer { worker }, first, now)
         .is_some()
     {
-        release(dp, io, key, worker, now);
+        release(st, io, key, worker, now);
     }
 }
 
 /// Sends the later fragments of `key` that waited on to `worker`, where its first went.
 fn release<F: Frame, O: Io<F>>(
-    dp: &mut Dataplane<F>,
+    st: &mut SteerState<'_, F>,
     io: &mut O,
     key: &FragKey,
     worker: u16,
     now: Millis,
 ) {
-    while let Some((port, frame)) = dp.steered.release(key, now) {
-        if let Some(f) = steer::steer(frame.data(), dp.workers).fragment {
+    while let Some((port, frame)) = st.steered.release(key, now) {
+        if let Some(f) = steer::steer(frame.data(), st.fx.workers).fragment {
             // Counted towards the datagram's completion, which ends the record.
-            dp.steered.follow(key, f.piece, now);
+            st.steered.follow(key, f.piece, now);
         }
-        if worker == dp.worker {
-            dp.queues
+        if worker == st.worker {
+            st.fx
+                .queues
                 .push(Node::PortInput, Meta::received(port, false), frame);
         } else {
-            dp.stats.handed_off += 1;
+            st.fx.stats.handed_off += 1;
             io.handoff(worker, port, frame, Node::Steer);
         }
     }

@@ -22,6 +22,7 @@ use super::ip4::{Ip4, L3};
 use super::meta::Meta;
 use super::nat;
 use super::node::{Edge, Node, Step};
+use super::node_state::{AclState, RouterState};
 use crate::frame::Frame;
 use crate::state::fragments::{FragKey, Held, Piece, Verdict};
 use crate::state::Millis;
@@ -79,20 +80,20 @@ fn piece(m: &Ip4) -> Piece {
 /// What the router does with later fragment `m` (of frame bytes `d`) that arrived on port
 /// `in_rp` of `r`.
 pub(super) fn at_router<F>(
-    dp: &mut Dataplane<F>,
+    st: &mut RouterState<'_, F>,
     r: &RouterConf,
     in_rp: RouterPortIdx,
     d: &[u8],
     m: &Ip4,
     now: Millis,
 ) -> Later {
-    match dp.fragments.follow(&key(d, m), piece(m), now) {
+    match st.fragments.follow(&key(d, m), piece(m), now) {
         Some(Verdict::Translate { src, dst }) => {
-            dp.stats.router.fragments_followed += 1;
+            st.fx.stats.router.fragments_followed += 1;
             Later::Route(nat::Plan::Follow { src, dst })
         }
         Some(Verdict::Echo) => {
-            dp.stats.router.fragments_followed += 1;
+            st.fx.stats.router.fragments_followed += 1;
             Later::Echo
         }
         Some(Verdict::Discard) => Later::Discard,
@@ -106,7 +107,7 @@ pub(super) fn at_router<F>(
                     snat: None | Some(nat::Snat::Floating(_)),
                     ..
                 } => {
-                    let t = nat::target(dp, &plan, m);
+                    let t = nat::target(st, &plan, m);
                     Later::Route(nat::Plan::Follow {
                         src: t.src,
                         dst: t.dst,
@@ -121,7 +122,7 @@ pub(super) fn at_router<F>(
 /// Keeps later fragment `frame` (`m`; received on `meta.in_port` into router
 /// `meta.router` from `meta.net`) until its first fragment decides.
 pub(super) fn hold<F: Frame>(
-    dp: &mut Dataplane<F>,
+    st: &mut RouterState<'_, F>,
     meta: &Meta,
     frame: F,
     m: &Ip4,
@@ -134,9 +135,9 @@ pub(super) fn hold<F: Frame>(
         router: meta.router,
         frame,
     };
-    match dp.fragments.hold(&k, item, now) {
+    match st.fragments.hold(&k, item, now) {
         Held::Waiting => {
-            dp.stats.router.fragments_held += 1;
+            st.fx.stats.router.fragments_held += 1;
             Ok(Edge::Done)
         }
         Held::Full(_) => Err(DropReason::FragmentTableFull),
@@ -146,42 +147,42 @@ pub(super) fn hold<F: Frame>(
 /// Records `verdict` of first fragment `m` (frame bytes `d`) at the router, before it is
 /// sent; an error if the table has no room (its later fragments could not follow).
 pub(super) fn decide_at_router<F>(
-    dp: &mut Dataplane<F>,
+    st: &mut RouterState<'_, F>,
     d: &[u8],
     m: &Ip4,
     verdict: Verdict,
     now: Millis,
 ) -> Result<FragKey, DropReason> {
     let k = key(d, m);
-    dp.fragments
+    st.fragments
         .decide(&k, verdict, piece(m), now)
         .ok_or(DropReason::FragmentTableFull)?;
-    dp.stats.router.fragments_tracked += 1;
+    st.fx.stats.router.fragments_tracked += 1;
     Ok(k)
 }
 
 /// Routes again the later fragments of `k` that waited for their first, now decided: they
 /// go back to the router node, behind the first (so that the datagram leaves in order).
-pub(super) fn release<F: Frame>(dp: &mut Dataplane<F>, k: &FragKey, now: Millis) {
-    while let Some(h) = dp.fragments.release(k, now) {
-        dp.stats.router.fragments_released += 1;
+pub(super) fn release<F: Frame>(st: &mut RouterState<'_, F>, k: &FragKey, now: Millis) {
+    while let Some(h) = st.fragments.release(k, now) {
+        st.fx.stats.router.fragments_released += 1;
         let mut meta = Meta::local(h.port, h.net);
         meta.router = h.router;
-        dp.queues.push(Node::Router, meta, h.frame);
+        st.fx.queues.push(Node::Router, meta, h.frame);
     }
 }
 
 /// A later fragment at a security group port (`m`, frame bytes `d`): it passes only if
 /// its first fragment passed.
 pub(super) fn at_port<F>(
-    dp: &mut Dataplane<F>,
+    st: &mut AclState<'_, F>,
     d: &[u8],
     m: &Ip4,
     now: Millis,
 ) -> Result<(), DropReason> {
-    match dp.fragments.follow(&key(d, m), piece(m), now) {
+    match st.fragments.follow(&key(d, m), piece(m), now) {
         Some(Verdict::Pass) => {
-            dp.stats.acl.fragments_passed += 1;
+            st.fx.stats.acl.fragments_passed += 1;
             Ok(())
         }
         _ => Err(DropReason::FragmentOrphan),
@@ -191,12 +192,12 @@ pub(super) fn at_port<F>(
 /// Records that first fragment `m` (frame bytes `d`) passed a port's filter; an error if
 /// the table has no room (its later fragments would be dropped as orphans).
 pub(super) fn passed_port<F>(
-    dp: &mut Dataplane<F>,
+    st: &mut AclState<'_, F>,
     d: &[u8],
     m: &Ip4,
     now: Millis,
 ) -> Result<(), DropReason> {
-    dp.fragments
+    st.fragments
         .decide(&key(d, m), Verdict::Pass, piece(m), now)
         .ok_or(DropReason::FragmentTableFull)
 }

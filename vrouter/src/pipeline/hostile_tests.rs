@@ -487,11 +487,11 @@ fn an_allowed_address_pair_may_claim_its_shared_address() {
     let tenant = r.snap.network(TENANT).unwrap();
     let claim = arp_reply(UP, VIP, [0xff; 6], VIP);
     assert_eq!(
-        super::arp_guard::check(&r.dp, &r.snap, tenant, &claim),
+        super::arp_guard::check(&r.dp.router_neigh, &r.snap, tenant, &claim),
         Err(DropReason::ArpSpoofed)
     );
     assert_eq!(
-        super::arp_guard::check(&r.dp, &r.snap, tenant, &garp),
+        super::arp_guard::check(&r.dp.router_neigh, &r.snap, tenant, &garp),
         Ok(())
     );
 }

@@ -1,13 +1,13 @@
 //! ICMP the router originates: echo replies for its own addresses, and errors about packets
 //! it cannot forward (RFC 1812 §4.3), rate-limited.
 
-use super::dataplane::Dataplane;
 use super::fragments;
 use super::hop::Arrival;
 use super::io::Io;
 use super::ip4::{Ip4, L3};
 use super::meta::Meta;
 use super::node::{Ctx, Edge, Node, Step};
+use super::node_state::RouterState;
 use crate::frame::Frame;
 use crate::state::fragments::Verdict;
 use crate::stats::DropReason;
@@ -80,7 +80,7 @@ pub(super) fn param_problem(pointer: u8) -> Msg {
 /// RFC 1812 §4.3.2.7 forbids an error about this packet; returns the reason `frame` is
 /// dropped for.
 pub(super) fn error<F: Frame, O: Io<F>>(
-    dp: &mut Dataplane<F>,
+    st: &mut RouterState<'_, F>,
     io: &mut O,
     at: &Arrival<'_>,
     frame: &F,
@@ -101,21 +101,21 @@ pub(super) fn error<F: Frame, O: Io<F>>(
     if forbidden {
         return msg.reason;
     }
-    if dp.icmp_tokens == 0 {
-        dp.stats.router.icmp_rate_limited += 1;
+    if *st.icmp_tokens == 0 {
+        st.fx.stats.router.icmp_rate_limited += 1;
         return msg.reason;
     }
-    dp.icmp_tokens -= 1;
+    *st.icmp_tokens -= 1;
     let quote = (m.total).min(QUOTE_MAX);
     let len = L3 + ipv4::MIN_HEADER_LEN + wicmp::HEADER_LEN + quote;
     let Some(mut out) = io.alloc() else {
-        dp.stats.drops[DropReason::NoBuffer as usize] += 1;
+        st.fx.stats.drops[DropReason::NoBuffer as usize] += 1;
         return msg.reason;
     };
     let port = &at.r.ports[at.in_rp];
-    let ident = dp.next_ident();
+    let ident = st.ip_ident.next();
     let Some(b) = out.append(len) else {
-        dp.stats.drops[DropReason::NoBuffer as usize] += 1;
+        st.fx.stats.drops[DropReason::NoBuffer as usize] += 1;
         return msg.reason;
     };
     ethernet::Repr {
@@ -138,8 +138,8 @@ pub(super) fn error<F: Frame, O: Io<F>>(
     let icmp_at = L3 + ipv4::MIN_HEADER_LEN;
     b[icmp_at + wicmp::HEADER_LEN..].copy_from_slice(&d[L3..L3 + quote]);
     wicmp::emit(&mut b[icmp_at..], msg.kind, msg.code, msg.rest);
-    dp.stats.router.icmp_errors += 1;
-    dp.queues.push(
+    st.fx.stats.router.icmp_errors += 1;
+    st.fx.queues.push(
         Node::L2Switch,
         Meta::local(at.in_port, at.net.local_vlan),
         out,
@@ -155,7 +155,7 @@ pub(super) fn error<F: Frame, O: Io<F>>(
 /// no reassembly buffer beyond an mbuf; the later fragments follow by the first's verdict
 /// (fragments.rs).
 pub(super) fn to_router<F: Frame, O: Io<F>>(
-    dp: &mut Dataplane<F>,
+    st: &mut RouterState<'_, F>,
     cx: &mut Ctx<'_, O>,
     at: &Arrival<'_>,
     meta: &mut Meta,
@@ -171,7 +171,7 @@ pub(super) fn to_router<F: Frame, O: Io<F>>(
             Verdict::Discard
         };
         Some(fragments::decide_at_router(
-            dp,
+            st,
             frame.data(),
             m,
             verdict,
@@ -195,15 +195,15 @@ pub(super) fn to_router<F: Frame, O: Io<F>>(
             let c = checksum::checksum(&d[icmp_at..L3 + m.total]);
             put16(d, icmp_at + 2, c);
         }
-        dp.stats.router.echo_replies += 1;
+        st.fx.stats.router.echo_replies += 1;
         Ok(reply_in_place(at, meta, frame, m))
     } else if m.key.proto == ipv4::proto::UDP {
-        Err(error(dp, cx.io, at, &frame, m, PORT_UNREACHABLE))
+        Err(error(st, cx.io, at, &frame, m, PORT_UNREACHABLE))
     } else {
         Err(DropReason::ToRouter)
     };
     if let Some(k) = first {
-        fragments::release(dp, &k, now);
+        fragments::release(st, &k, now);
     }
     answered
 }

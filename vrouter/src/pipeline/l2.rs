@@ -2,9 +2,9 @@
 //! look up the destination, flood what is unknown or multicast with split horizon.
 
 use super::arp_guard;
-use super::dataplane::Dataplane;
 use super::meta::Meta;
 use super::node::{Ctx, Edge, Node, Step};
+use super::node_state::SwitchState;
 use super::sync_event::SyncEvent;
 use crate::frame::Frame;
 use crate::state::Learn;
@@ -15,7 +15,7 @@ use crate::wire::{be16, ethernet, Mac};
 /// Switches an untagged Ethernet frame of network `meta.net` that came from `meta.from`.
 #[inline]
 pub(super) fn node<F: Frame, O>(
-    dp: &mut Dataplane<F>,
+    st: &mut SwitchState<'_, F>,
     cx: &mut Ctx<'_, O>,
     meta: &mut Meta,
     frame: F,
@@ -33,10 +33,10 @@ pub(super) fn node<F: Frame, O>(
     let (net, from) = (meta.net, meta.from);
     let netconf = cx.snap.network(net).ok_or(DropReason::PortUnused)?;
     if from != Dest::Local && be16(d, 12) == ethernet::ethertype::ARP {
-        arp_guard::check(dp, cx.snap, netconf, d)?;
+        arp_guard::check(st.router_neigh, cx.snap, netconf, d)?;
     }
-    match dp.mac.learn(net, src, from, cx.now) {
-        Learn::New | Learn::Moved => dp.share(SyncEvent::Mac {
+    match st.mac.learn(net, src, from, cx.now) {
+        Learn::New | Learn::Moved => st.fx.share(SyncEvent::Mac {
             net,
             mac: src,
             dest: from,
@@ -47,12 +47,12 @@ pub(super) fn node<F: Frame, O>(
         Learn::Static | Learn::Refreshed | Learn::Full => {}
     }
     if !dst.is_multicast() {
-        if let Some(dest) = dp.mac.forward(net, dst, d.len()) {
+        if let Some(dest) = st.mac.forward(net, dst, d.len()) {
             meta.to = dest;
             return deliver(from, dest, frame);
         }
     }
-    flood(dp, cx.snap, meta, netconf, frame)
+    flood(st, cx.snap, meta, netconf, frame)
 }
 
 /// The edge to the one place a destination was learned at.
@@ -78,7 +78,7 @@ fn deliver<F>(from: Dest, dest: Dest, frame: F) -> Step<F> {
 /// record: its session may cache that egress, which a learned MAC or a new member (a
 /// snapshot) invalidates.
 fn flood<F: Frame>(
-    dp: &mut Dataplane<F>,
+    st: &mut SwitchState<'_, F>,
     snap: &Snapshot,
     meta: &mut Meta,
     net: &NetConf,
@@ -101,7 +101,7 @@ fn flood<F: Frame>(
     let Some(first) = targets.next() else {
         return Err(DropReason::NoDestination);
     };
-    dp.stats.flooded += 1;
+    st.fx.stats.flooded += 1;
     if targets.peek().is_none() {
         meta.to = first;
         return Ok(Edge::To(node_for(first), frame));
@@ -116,10 +116,10 @@ fn flood<F: Frame>(
             frame.as_ref().and_then(F::try_clone)
         };
         let Some(copy) = copy else {
-            dp.stats.drop(meta.in_port, DropReason::NoBuffer);
+            st.fx.stats.drop(meta.in_port, DropReason::NoBuffer);
             continue;
         };
-        dp.queues.push(node_for(dest), meta.copy_to(dest), copy);
+        st.fx.queues.push(node_for(dest), meta.copy_to(dest), copy);
     }
     Ok(Edge::Done)
 }

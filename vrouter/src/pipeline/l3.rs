@@ -8,12 +8,12 @@
 //! L2 rewrite towards the next hop → the egress network's L2 stage.
 
 use super::arp_resolve::output;
-use super::dataplane::Dataplane;
 use super::hop::{Arrival, NextHop};
 use super::io::Io;
 use super::ip4::{decrement_ttl, is_icmp_error, parse, L3};
 use super::meta::Meta;
 use super::node::{Ctx, Edge, Step};
+use super::node_state::RouterState;
 use super::{egress, fragment, fragments, icmp, martian, nat};
 use crate::frame::Frame;
 use crate::state::adjacency;
@@ -25,7 +25,7 @@ use crate::wire::{be16, ethernet, ipv4};
 /// network `meta.net`.
 #[inline]
 pub(super) fn node<F: Frame, O: Io<F>>(
-    dp: &mut Dataplane<F>,
+    st: &mut RouterState<'_, F>,
     cx: &mut Ctx<'_, O>,
     meta: &mut Meta,
     mut frame: F,
@@ -40,7 +40,7 @@ pub(super) fn node<F: Frame, O: Io<F>>(
     }
     let m = parse(frame.data(), router as u16)?;
     frame.truncate(L3 + m.total);
-    dp.stats.router.received += 1;
+    st.fx.stats.router.received += 1;
     let at = Arrival {
         in_port: meta.in_port,
         net,
@@ -52,7 +52,7 @@ pub(super) fn node<F: Frame, O: Io<F>>(
         Err(martian::Refusal::Drop(reason)) => return Err(reason),
         Err(martian::Refusal::BadOption(pointer)) => {
             let msg = icmp::param_problem(pointer);
-            return Err(icmp::error(dp, cx.io, &at, &frame, &m, msg));
+            return Err(icmp::error(st, cx.io, &at, &frame, &m, msg));
         }
     }
 
@@ -62,35 +62,35 @@ pub(super) fn node<F: Frame, O: Io<F>>(
     let session = if later {
         None
     } else {
-        dp.conntrack.lookup(&m.key)
+        st.conntrack.lookup(&m.key)
     };
     if session.is_none() && m.icmp_type.is_some_and(is_icmp_error) {
-        return nat::icmp_error_input(dp, cx, &at, meta, frame, &m);
+        return nat::icmp_error_input(st, cx, &at, meta, frame, &m);
     }
     let plan = match session {
         Some((idx, dir)) => nat::Plan::Existing(idx, dir),
-        None if later => match fragments::at_router(dp, r, in_rp, frame.data(), &m, now) {
+        None if later => match fragments::at_router(st, r, in_rp, frame.data(), &m, now) {
             fragments::Later::Route(plan) => plan,
             fragments::Later::Echo => return Ok(icmp::reply_in_place(&at, meta, frame, &m)),
-            fragments::Later::Wait => return fragments::hold(dp, meta, frame, &m, now),
+            fragments::Later::Wait => return fragments::hold(st, meta, frame, &m, now),
             fragments::Later::Discard => return Err(DropReason::ToRouter),
         },
         None => {
             if r.owns(m.key.dst) && !r.fixed_of.contains_key(&m.key.dst) {
-                return icmp::to_router(dp, cx, &at, meta, frame, &m);
+                return icmp::to_router(st, cx, &at, meta, frame, &m);
             }
             nat::plan_new(r, in_rp, &m)
         }
     };
     if let nat::Plan::Existing(idx, dir) = plan {
-        if let Some(slot) = egress::cached(dp, idx, dir, &m) {
-            return egress::send(dp, cx, &m, (idx, dir), slot, frame);
+        if let Some(slot) = egress::cached(st, idx, dir, &m) {
+            return egress::send(st, cx, &m, (idx, dir), slot, frame);
         }
     }
-    let target = nat::target(dp, &plan, &m);
+    let target = nat::target(st, &plan, &m);
     let Some((out_rp, next_hop)) = r.lookup(target.dst) else {
         return Err(icmp::error(
-            dp,
+            st,
             cx.io,
             &at,
             &frame,
@@ -100,15 +100,15 @@ pub(super) fn node<F: Frame, O: Io<F>>(
     };
     // RFC 1812 §5.3.1: a packet whose TTL would reach 0 is discarded with time exceeded.
     if m.ttl <= 1 {
-        return Err(icmp::error(dp, cx.io, &at, &frame, &m, icmp::TTL_EXCEEDED));
+        return Err(icmp::error(st, cx.io, &at, &frame, &m, icmp::TTL_EXCEEDED));
     }
     let out = &r.ports[out_rp];
     let too_big = m.total > out.mtu as usize;
     if too_big && m.frag & ipv4::FLAG_DF != 0 {
         let msg = icmp::frag_needed(out.mtu);
-        return Err(icmp::error(dp, cx.io, &at, &frame, &m, msg));
+        return Err(icmp::error(st, cx.io, &at, &frame, &m, msg));
     }
-    let target = nat::commit(dp, &plan, &m, target, now)?;
+    let target = nat::commit(st, &plan, &m, target, now)?;
     // A translated first fragment: its later fragments get the same addresses.
     let first = if fragments::is_first(&m) && !matches!(plan, nat::Plan::Plain) {
         let verdict = Verdict::Translate {
@@ -116,7 +116,7 @@ pub(super) fn node<F: Frame, O: Io<F>>(
             dst: target.dst,
         };
         Some(fragments::decide_at_router(
-            dp,
+            st,
             frame.data(),
             &m,
             verdict,
@@ -127,7 +127,7 @@ pub(super) fn node<F: Frame, O: Io<F>>(
     };
     nat::rewrite(frame.data_mut(), &m, &target);
     decrement_ttl(frame.data_mut());
-    dp.stats.router.forwarded += 1;
+    st.fx.stats.router.forwarded += 1;
     if let nat::Plan::Existing(idx, dir) = plan {
         if !too_big && m.frag & 0x3fff == 0 {
             let key = adjacency::Key {
@@ -135,7 +135,7 @@ pub(super) fn node<F: Frame, O: Io<F>>(
                 port: out_rp as u16,
                 next_hop,
             };
-            egress::link(dp, meta, key, out.mtu, (idx, dir));
+            egress::link(st, meta, key, out.mtu, (idx, dir));
         }
     }
     let hop = NextHop {
@@ -144,12 +144,12 @@ pub(super) fn node<F: Frame, O: Io<F>>(
         ip: next_hop,
     };
     let sent = if too_big {
-        fragment::output(dp, cx, meta.in_port, &hop, frame).map(|()| Edge::Done)
+        fragment::output(st, cx, meta.in_port, &hop, frame).map(|()| Edge::Done)
     } else {
-        output(dp, cx, meta, &hop, frame)
+        output(st, cx, meta, &hop, frame)
     };
     if let Some(k) = first {
-        fragments::release(dp, &k, now);
+        fragments::release(st, &k, now);
     }
     sent
 }

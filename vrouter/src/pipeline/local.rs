@@ -10,6 +10,7 @@ use super::ignored::ignore_broadcast;
 use super::io::Io;
 use super::meta::Meta;
 use super::node::{Ctx, Edge, Node, Step};
+use super::node_state::{Effects, LocalArpState};
 use crate::frame::Frame;
 use crate::stats::DropReason;
 use crate::tables::{Dest, LocalKind, Snapshot};
@@ -19,7 +20,7 @@ use crate::wire::{arp, be16, ethernet, Mac};
 /// their MACs, or a broadcast copy.
 #[inline]
 pub(super) fn node<F: Frame, O>(
-    dp: &mut Dataplane<F>,
+    fx: &mut Effects<'_, F>,
     cx: &mut Ctx<'_, O>,
     meta: &mut Meta,
     frame: F,
@@ -41,27 +42,27 @@ pub(super) fn node<F: Frame, O>(
     };
     match next {
         Ok(node) => Ok(Edge::To(node, frame)),
-        Err(reason) => ignore_broadcast(dp, dst.is_multicast(), Err(reason)),
+        Err(reason) => ignore_broadcast(fx.stats, dst.is_multicast(), Err(reason)),
     }
 }
 
 /// Answers an ARP request for the address of a local port in place, from that port's MAC
 /// (RFC 826 "packet reception").
 pub(super) fn arp_node<F: Frame, O: Io<F>>(
-    dp: &mut Dataplane<F>,
+    st: &mut LocalArpState<'_, F>,
     cx: &mut Ctx<'_, O>,
     meta: &mut Meta,
     frame: F,
 ) -> Step<F> {
     let multicast = Mac::from_bytes(&frame.data()[0..6]).is_multicast();
-    let step = arp_input(dp, cx, meta, frame);
-    ignore_broadcast(dp, multicast, step)
+    let step = arp_input(st, cx, meta, frame);
+    ignore_broadcast(st.fx.stats, multicast, step)
 }
 
 /// The ARP packet of `frame`: the router learns its sender; a request for a local port's
 /// address is answered.
 fn arp_input<F: Frame, O: Io<F>>(
-    dp: &mut Dataplane<F>,
+    st: &mut LocalArpState<'_, F>,
     cx: &mut Ctx<'_, O>,
     meta: &mut Meta,
     mut frame: F,
@@ -89,13 +90,13 @@ fn arp_input<F: Frame, O: Io<F>>(
             mac: req.sha,
             create: for_router,
         };
-        arp_resolve::neighbour_seen(dp, meta.in_port, seen, cx.now);
+        arp_resolve::neighbour_seen(st, meta.in_port, seen, cx.now);
     }
     let Some(me) = me else {
         return Err(DropReason::NotForUs);
     };
     if req.op != arp::op::REQUEST {
-        dp.stats.arp_replies_received += 1;
+        st.fx.stats.arp_replies_received += 1;
         return Ok(Edge::Done);
     }
     let me = me.mac;
@@ -115,7 +116,7 @@ fn arp_input<F: Frame, O: Io<F>>(
     }
     .emit(&mut d[ethernet::HEADER_LEN..]);
     trim_arp_reply(&mut frame);
-    dp.stats.arp_replies += 1;
+    st.fx.stats.arp_replies += 1;
     meta.from = Dest::Local;
     Ok(Edge::To(Node::L2Switch, frame))
 }

@@ -4,12 +4,12 @@
 //! back too). Checksums are updated incrementally (RFC 1624).
 
 use super::arp_resolve;
-use super::dataplane::Dataplane;
 use super::hop::{Arrival, NextHop};
 use super::io::Io;
 use super::ip4::{self, Ip4, L3};
 use super::meta::Meta;
 use super::node::{Ctx, Edge, Step};
+use super::node_state::RouterState;
 use super::steer;
 use crate::frame::Frame;
 use crate::state::conntrack::{ChecksumDelta, CtError};
@@ -85,9 +85,9 @@ pub(super) fn plan_new(r: &RouterConf, in_rp: RouterPortIdx, m: &Ip4) -> Plan {
 /// The tuple the packet will carry once translated (ports of a gateway SNAT are chosen
 /// by [`commit`]).
 #[inline]
-pub(super) fn target<F>(dp: &Dataplane<F>, plan: &Plan, m: &Ip4) -> FlowKey {
+pub(super) fn target<F>(st: &RouterState<'_, F>, plan: &Plan, m: &Ip4) -> FlowKey {
     match *plan {
-        Plan::Existing(idx, dir) => dp.conntrack.get(idx).map_or(m.key, |s| s.translated(dir)),
+        Plan::Existing(idx, dir) => st.conntrack.get(idx).map_or(m.key, |s| s.translated(dir)),
         Plan::New { dnat, snat } => {
             let mut t = m.key;
             if let Some(fixed) = dnat {
@@ -108,7 +108,7 @@ pub(super) fn target<F>(dp: &Dataplane<F>, plan: &Plan, m: &Ip4) -> FlowKey {
 /// the packet on its session; returns the final translated tuple.
 #[inline]
 pub(super) fn commit<F>(
-    dp: &mut Dataplane<F>,
+    st: &mut RouterState<'_, F>,
     plan: &Plan,
     m: &Ip4,
     mut t: FlowKey,
@@ -117,19 +117,19 @@ pub(super) fn commit<F>(
     match *plan {
         Plan::Plain | Plan::Follow { .. } => Ok(t),
         Plan::Existing(idx, dir) => {
-            dp.conntrack.seen(idx, dir, m.total, m.tcp_flags, now);
+            st.conntrack.seen(idx, dir, m.total, m.tcp_flags, now);
             Ok(t)
         }
         Plan::New { snat, .. } => {
             if matches!(snat, Some(Snat::Gateway(_))) && has_ports(m) {
-                let found = if dp.nat_exhausted.refuses(&t, now) {
+                let found = if st.nat_exhausted.refuses(&t, now) {
                     None
                 } else {
-                    allocate_port(dp, m, t)
+                    allocate_port(st, m, t)
                 };
                 let port = found.ok_or_else(|| {
-                    dp.nat_exhausted.remember(&t, now);
-                    dp.stats.router.nat_ports_exhausted += 1;
+                    st.nat_exhausted.remember(&t, now);
+                    st.fx.stats.router.nat_ports_exhausted += 1;
                     DropReason::NatPortsExhausted
                 })?;
                 t.sport = port;
@@ -137,12 +137,12 @@ pub(super) fn commit<F>(
                     t.dport = port;
                 }
             }
-            let idx = dp.conntrack.create(m.key, t, now).map_err(|e| match e {
+            let idx = st.conntrack.create(m.key, t, now).map_err(|e| match e {
                 CtError::Full => DropReason::ConntrackFull,
                 CtError::ZoneFull => DropReason::ConntrackZoneFull,
                 CtError::Collision => DropReason::NatCollision,
             })?;
-            dp.conntrack.seen(idx, Dir::Orig, m.total, m.tcp_flags, now);
+            st.conntrack.seen(idx, Dir::Orig, m.total, m.tcp_flags, now);
             Ok(t)
         }
     }
@@ -159,7 +159,7 @@ fn has_ports(m: &Ip4) -> bool {
 
 /// A source port (or echo id) for `t` whose reply key no session uses: the original port
 /// if free, else a few candidates spread over 1024-65535 from a hash of the flow.
-fn allocate_port<F>(dp: &Dataplane<F>, m: &Ip4, t: FlowKey) -> Option<u16> {
+fn allocate_port<F>(st: &RouterState<'_, F>, m: &Ip4, t: FlowKey) -> Option<u16> {
     // The reply must hash to this worker ([`steer`]) and match no other session.
     let free = |t: &FlowKey, p: u16| {
         let mut c = *t;
@@ -167,8 +167,8 @@ fn allocate_port<F>(dp: &Dataplane<F>, m: &Ip4, t: FlowKey) -> Option<u16> {
         if c.proto == ipv4::proto::ICMP {
             c.dport = p;
         }
-        steer::owns_ports(c.sport, c.dport, dp.worker, dp.workers)
-            && !dp.conntrack.contains(&c.reverse())
+        steer::owns_ports(c.sport, c.dport, st.worker, st.fx.workers)
+            && !st.conntrack.contains(&c.reverse())
     };
     if m.key.sport >= PORT_MIN && free(&t, m.key.sport) {
         return Some(m.key.sport);
@@ -278,7 +278,7 @@ fn apply_at(d: &mut [u8], p: Located<'_>, t: &FlowKey, delta: ChecksumDelta) {
 /// the error goes to that session's original host with the quoted datagram translated
 /// back; otherwise it is routed (or taken) as it is.
 pub(super) fn icmp_error_input<F: Frame, O: Io<F>>(
-    dp: &mut Dataplane<F>,
+    st: &mut RouterState<'_, F>,
     cx: &mut Ctx<'_, O>,
     at: &Arrival<'_>,
     meta: &mut Meta,
@@ -288,14 +288,14 @@ pub(super) fn icmp_error_input<F: Frame, O: Io<F>>(
     let q = L3 + m.hl + wicmp::HEADER_LEN;
     let d = frame.data();
     let quoted = quoted_key(&d[q..], meta.router).ok_or(DropReason::Malformed)?;
-    let Some((idx, dir)) = dp.conntrack.lookup(&quoted.reverse()) else {
+    let Some((idx, dir)) = st.conntrack.lookup(&quoted.reverse()) else {
         if at.r.owns(m.key.dst) {
-            dp.stats.router.icmp_errors_received += 1;
+            st.fx.stats.router.icmp_errors_received += 1;
             return Ok(Edge::Done);
         }
-        return forward_plain(dp, cx, at.r, meta, frame, m);
+        return forward_plain(st, cx, at.r, meta, frame, m);
     };
-    let s = *dp.conntrack.get(idx).ok_or(DropReason::Malformed)?;
+    let s = *st.conntrack.get(idx).ok_or(DropReason::Malformed)?;
     // The quoted datagram as its sender emitted it, before translation.
     let before = if dir == Dir::Reply { s.orig } else { s.reply };
     let ihl = usize::from(d[q] & 0x0f) * 4;
@@ -331,9 +331,9 @@ pub(super) fn icmp_error_input<F: Frame, O: Io<F>>(
     put16(d, icmp_at + 2, 0);
     let c = checksum::checksum(&d[icmp_at..L3 + m.total]);
     put16(d, icmp_at + 2, c);
-    dp.stats.router.icmp_errors_translated += 1;
+    st.fx.stats.router.icmp_errors_translated += 1;
     let moved = Ip4 { key: outer, ..*m };
-    forward_plain(dp, cx, at.r, meta, frame, &moved)
+    forward_plain(st, cx, at.r, meta, frame, &moved)
 }
 
 /// The connection key of a datagram quoted in an ICMP error (its header and 8 bytes).
@@ -364,7 +364,7 @@ pub(super) fn quoted_key(b: &[u8], zone: u16) -> Option<FlowKey> {
 /// Routes a packet without translation (TTL decremented; no ICMP error about it, as
 /// RFC 1812 §4.3.2.7 forbids errors about ICMP errors).
 fn forward_plain<F: Frame, O: Io<F>>(
-    dp: &mut Dataplane<F>,
+    st: &mut RouterState<'_, F>,
     cx: &mut Ctx<'_, O>,
     r: &RouterConf,
     meta: &mut Meta,
@@ -379,13 +379,13 @@ fn forward_plain<F: Frame, O: Io<F>>(
         return Err(DropReason::FragNeeded);
     }
     ip4::decrement_ttl(frame.data_mut());
-    dp.stats.router.forwarded += 1;
+    st.fx.stats.router.forwarded += 1;
     let hop = NextHop {
         r,
         out_rp,
         ip: next_hop,
     };
-    arp_resolve::output(dp, cx, meta, &hop, frame)
+    arp_resolve::output(st, cx, meta, &hop, frame)
 }
 
 #[cfg(test)]

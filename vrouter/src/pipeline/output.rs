@@ -1,10 +1,10 @@
 //! The `port-output` node: the security groups into a VM port, the egress 802.1Q tag, and
 //! the hand-off to the device.
 
-use super::dataplane::Dataplane;
 use super::io::Io;
 use super::meta::Meta;
 use super::node::{Ctx, Edge, Step};
+use super::node_state::PortOutputState;
 use super::vlan_tag::push_vlan;
 use super::{acl, egress};
 use crate::frame::Frame;
@@ -16,7 +16,7 @@ use crate::wire::{ethernet, vlan};
 /// security groups if it has any, tagged if the device is a trunk.
 #[inline]
 pub(super) fn node<F: Frame, O: Io<F>>(
-    dp: &mut Dataplane<F>,
+    st: &mut PortOutputState<'_, F>,
     cx: &mut Ctx<'_, O>,
     meta: &mut Meta,
     mut frame: F,
@@ -27,7 +27,7 @@ pub(super) fn node<F: Frame, O: Io<F>>(
     let net = cx.snap.network(meta.net).ok_or(DropReason::PortUnused)?;
     let filtered = cx.snap.acl(port);
     if let Some(a) = filtered {
-        acl::filter(dp, a, port, acl::Way::Ingress, &frame, cx.now)?;
+        acl::filter(&mut st.acl, a, port, acl::Way::Ingress, &frame, cx.now)?;
     }
     let mut header = ethernet::HEADER_LEN;
     if let Some(vid) = net.tag_on(port).ok_or(DropReason::PortUnused)? {
@@ -36,7 +36,7 @@ pub(super) fn node<F: Frame, O: Io<F>>(
     }
     // Security groups track their own connections: only unfiltered ports are cached.
     if meta.egress != 0 && filtered.is_none() {
-        egress::record_port(dp, meta, port, &frame.data()[..header]);
+        egress::record_port(&mut st.egress, meta, port, &frame.data()[..header]);
     }
     cx.io.send(port, frame);
     Ok(Edge::Done)

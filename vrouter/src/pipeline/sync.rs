@@ -26,7 +26,7 @@ impl<F: Frame> Dataplane<F> {
             }
             SyncEvent::UnderlayNeighbour { ip, mac } => {
                 if let Some(u) = snap.underlay.as_ref() {
-                    tunnel::release_held(self, u, ip, mac, true, now, io);
+                    tunnel::release_held(&mut self.underlay_state(), u, ip, mac, true, now, io);
                 }
             }
             SyncEvent::RouterNeighbour { ip, mac, port } => {
@@ -35,10 +35,10 @@ impl<F: Frame> Dataplane<F> {
                     mac,
                     create: true,
                 };
-                arp_resolve::release_held(self, port, seen, now);
+                arp_resolve::release_held(&mut self.local_arp_state(), port, seen, now);
             }
             SyncEvent::Fragment { key, first, worker } => {
-                fragment_steer::owned_by(self, io, &key, first, worker, now);
+                fragment_steer::owned_by(&mut self.steer_state(), io, &key, first, worker, now);
             }
         }
         self.dispatch(snap, now, io);

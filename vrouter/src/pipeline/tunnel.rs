@@ -3,18 +3,18 @@
 //! RFC 2890 = segmentation id).
 
 use super::arp_frames::{arp_frame, trim_arp_reply};
-use super::dataplane::Dataplane;
 use super::egress;
 use super::io::Io;
 use super::last_tunnel::LastTunnel;
 use super::meta::Meta;
 use super::node::{Ctx, Edge, Node, Step};
+use super::node_state::{EncapState, UnderlayState};
 use super::sync_event::SyncEvent;
 use super::underlay::{ENCAP_LEN, UNDERLAY_MTU};
 use crate::frame::Frame;
 use crate::state::neighbours::Hold;
 use crate::state::Millis;
-use crate::stats::DropReason;
+use crate::stats::{DropReason, Stats};
 use crate::tables::{Dest, PortIdx, Snapshot, Underlay};
 use crate::wire::{arp, be16, ethernet, gre, ipv4, Error, Mac};
 
@@ -24,15 +24,15 @@ const OUTER_TTL: u8 = 64;
 /// Handles a frame from the underlay device: ARP for the local endpoint, or GRE to decap.
 #[inline]
 pub(super) fn underlay_node<F: Frame, O: Io<F>>(
-    dp: &mut Dataplane<F>,
+    st: &mut UnderlayState<'_, F>,
     cx: &mut Ctx<'_, O>,
     meta: &mut Meta,
     frame: F,
 ) -> Step<F> {
     let u = cx.snap.underlay.as_ref().ok_or(DropReason::NoUnderlay)?;
     match be16(frame.data(), 12) {
-        ethernet::ethertype::ARP => arp_input(dp, u, meta.in_port, frame, cx.now, cx.io),
-        ethernet::ethertype::IPV4 => decap(dp, cx.snap, u, meta, frame),
+        ethernet::ethertype::ARP => arp_input(st, u, meta.in_port, frame, cx.now, cx.io),
+        ethernet::ethertype::IPV4 => decap(st, cx.snap, u, meta, frame),
         ethernet::ethertype::VLAN => Err(DropReason::VlanUnknown),
         _ => Err(DropReason::NotForUs),
     }
@@ -41,7 +41,7 @@ pub(super) fn underlay_node<F: Frame, O: Io<F>>(
 /// Records that the underlay neighbour `ip` is at `mac` (creating the entry if `create`) and
 /// sends the frames held for it.
 pub(super) fn release_held<F: Frame, O: Io<F>>(
-    dp: &mut Dataplane<F>,
+    st: &mut UnderlayState<'_, F>,
     u: &Underlay,
     ip: u32,
     mac: Mac,
@@ -49,7 +49,7 @@ pub(super) fn release_held<F: Frame, O: Io<F>>(
     now: Millis,
     io: &mut O,
 ) {
-    for mut held in dp.underlay_neigh.confirm(ip, mac, now, create) {
+    for mut held in st.underlay_neigh.confirm(ip, mac, now, create) {
         held.data_mut()[0..6].copy_from_slice(&mac.0);
         io.send(u.port, held);
     }
@@ -58,7 +58,7 @@ pub(super) fn release_held<F: Frame, O: Io<F>>(
 /// Learns the sender of an ARP packet on the underlay and answers requests for the local
 /// endpoint address in place (RFC 826 "packet reception").
 fn arp_input<F: Frame, O: Io<F>>(
-    dp: &mut Dataplane<F>,
+    st: &mut UnderlayState<'_, F>,
     u: &Underlay,
     port: PortIdx,
     mut frame: F,
@@ -73,7 +73,7 @@ fn arp_input<F: Frame, O: Io<F>>(
         return Err(DropReason::InvalidSrcMac);
     }
     // Nobody else speaks for the local endpoint, nor for a host whose MAC the model gives.
-    let claims_static = dp
+    let claims_static = st
         .underlay_neigh
         .static_mac(req.spa)
         .is_some_and(|m| m != req.sha);
@@ -85,17 +85,17 @@ fn arp_input<F: Frame, O: Io<F>>(
     // to its own address).
     let create = for_us && u.next_hop(req.spa) == Some(req.spa);
     if create {
-        dp.share(SyncEvent::UnderlayNeighbour {
+        st.fx.share(SyncEvent::UnderlayNeighbour {
             ip: req.spa,
             mac: req.sha,
         });
     }
-    release_held(dp, u, req.spa, req.sha, create, now, io);
+    release_held(st, u, req.spa, req.sha, create, now, io);
     if !for_us {
         return Err(DropReason::NotForUs);
     }
     if req.op != arp::op::REQUEST {
-        dp.stats.arp_replies_received += 1;
+        st.fx.stats.arp_replies_received += 1;
         return Ok(Edge::Done);
     }
     let d = frame.data_mut();
@@ -114,7 +114,7 @@ fn arp_input<F: Frame, O: Io<F>>(
     }
     .emit(&mut d[ethernet::HEADER_LEN..]);
     trim_arp_reply(&mut frame);
-    dp.stats.arp_replies += 1;
+    st.fx.stats.arp_replies += 1;
     io.send(port, frame);
     Ok(Edge::Done)
 }
@@ -123,7 +123,7 @@ fn arp_input<F: Frame, O: Io<F>>(
 /// strips the outer headers and switches the inner frame (br-tun tables 0, 2, 10).
 #[inline]
 fn decap<F: Frame>(
-    dp: &mut Dataplane<F>,
+    st: &mut UnderlayState<'_, F>,
     snap: &Snapshot,
     u: &Underlay,
     meta: &mut Meta,
@@ -152,7 +152,7 @@ fn decap<F: Frame>(
         return Err(DropReason::GreUnsupported);
     }
     let key = repr.key;
-    let net = match dp.last_tunnel {
+    let net = match st.last_tunnel {
         Some(last) if last.peer == src && Some(last.key) == key => last.net,
         _ => {
             if !snap.peers.contains_key(&src) {
@@ -163,7 +163,7 @@ fn decap<F: Frame>(
                 .key_to_net
                 .get(&key)
                 .ok_or(DropReason::UnknownTunnelKey)?;
-            dp.last_tunnel = Some(LastTunnel {
+            *st.last_tunnel = Some(LastTunnel {
                 peer: src,
                 key,
                 net,
@@ -174,7 +174,7 @@ fn decap<F: Frame>(
     let outer = outer + g.header_len();
     frame.truncate(ip_end);
     frame.pull(outer);
-    dp.stats.gre_decap += 1;
+    st.fx.stats.gre_decap += 1;
     meta.net = net;
     meta.from = Dest::Peer(src);
     Ok(Edge::To(Node::L2Switch, frame))
@@ -184,7 +184,7 @@ fn decap<F: Frame>(
 /// underlay, or holds it while the next hop's MAC is resolved.
 #[inline]
 pub(super) fn encap_node<F: Frame, O: Io<F>>(
-    dp: &mut Dataplane<F>,
+    st: &mut EncapState<'_, F>,
     cx: &mut Ctx<'_, O>,
     meta: &mut Meta,
     mut frame: F,
@@ -201,8 +201,8 @@ pub(super) fn encap_node<F: Frame, O: Io<F>>(
     if ENCAP_LEN - ethernet::HEADER_LEN + inner > UNDERLAY_MTU {
         return Err(DropReason::TooBig);
     }
-    let ident = dp.next_ident();
-    let mac = dp.underlay_neigh.resolve(next_hop);
+    let ident = st.ip_ident.next();
+    let mac = st.underlay_neigh.resolve(next_hop);
     let d = frame.push(ENCAP_LEN).ok_or(DropReason::NoBuffer)?;
     ethernet::Repr {
         dst: mac.unwrap_or(Mac::ZERO),
@@ -229,20 +229,20 @@ pub(super) fn encap_node<F: Frame, O: Io<F>>(
         sequence: None,
     }
     .emit(&mut d[gre_at..]);
-    dp.stats.gre_encap += 1;
+    st.fx.stats.gre_encap += 1;
     if mac.is_some() {
         if meta.egress != 0 {
             let header = &frame.data()[..ENCAP_LEN + ethernet::HEADER_LEN];
-            egress::record_gre(dp, meta, u.port, header);
+            egress::record_gre(&mut st.egress, meta, u.port, header);
         }
         cx.io.send(u.port, frame);
         return Ok(Edge::Done);
     }
-    match dp.underlay_neigh.hold(next_hop, frame, now) {
+    match st.underlay_neigh.hold(next_hop, frame, now) {
         Hold::Held { request, dropped } => {
-            dp.stats.drops[DropReason::NeighbourEvicted as usize] += dropped as u64;
+            st.fx.stats.drops[DropReason::NeighbourEvicted as usize] += dropped as u64;
             if request {
-                send_arp_request(dp, snap, next_hop, cx.io);
+                send_arp_request(st.fx.stats, snap, next_hop, cx.io);
             }
             Ok(Edge::Done)
         }
@@ -262,7 +262,7 @@ pub(super) fn expired_reason<F: Frame>(frame: &F) -> DropReason {
 
 /// Broadcasts an ARP request for `ip` on the underlay.
 pub(super) fn send_arp_request<F: Frame, O: Io<F>>(
-    dp: &mut Dataplane<F>,
+    stats: &mut Stats,
     snap: &Snapshot,
     ip: u32,
     io: &mut O,
@@ -271,10 +271,10 @@ pub(super) fn send_arp_request<F: Frame, O: Io<F>>(
         return;
     };
     let Some(frame) = arp_frame(io, u.mac, u.local_ip, Mac::ZERO, ip) else {
-        dp.stats.drops[DropReason::NoBuffer as usize] += 1;
+        stats.drops[DropReason::NoBuffer as usize] += 1;
         return;
     };
-    dp.stats.arp_requests += 1;
+    stats.arp_requests += 1;
     io.send(u.port, frame);
 }
 

@@ -2,23 +2,22 @@
 //! node that looks up a session per frame first asks for the key index's buckets of its
 //! whole vector, then for the sessions they name, so that the vector's misses overlap.
 
-use super::dataplane::Dataplane;
 use super::ip4::{parse, L3};
 use super::meta::Meta;
 use crate::frame::Frame;
 use crate::state::conntrack::WARM_MAX;
-use crate::state::FlowKey;
+use crate::state::{Conntrack, FlowKey};
 use crate::wire::{be16, ethernet};
 
 /// Warms the sessions of the IPv4 frames of `batch` that `zone_of` gives a conntrack zone
 /// (the zone of the router or port whose session the node will look up).
 #[inline]
 pub(super) fn sessions<F: Frame>(
-    dp: &Dataplane<F>,
+    conntrack: &Conntrack,
     batch: &[(Meta, F)],
     zone_of: impl Fn(&Meta) -> Option<u16>,
 ) {
-    if !dp.conntrack.exceeds_cache() {
+    if !conntrack.exceeds_cache() {
         return;
     }
     for chunk in batch.chunks(WARM_MAX) {
@@ -36,6 +35,6 @@ pub(super) fn sessions<F: Frame>(
                 }
             }
         }
-        dp.conntrack.warm(&keys[..n]);
+        conntrack.warm(&keys[..n]);
     }
 }
