@@ -83,13 +83,31 @@ pub enum Dir {
     Reply,
 }
 
-/// One tracked connection.
+/// One tracked connection, laid out by use: its first cache line is what an established
+/// packet's lookup and cached egress read (keys, egress, checksum deltas), the second what
+/// it updates (counters, time, TCP state), the third what only TCP tracking reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, align(64))]
 pub struct Session {
     /// Key of the original direction, as the first packet arrived.
     pub orig: FlowKey,
     /// Key of the reply direction, as replies arrive (after NAT of the original).
     pub reply: FlowKey,
+    /// The resolved egress of a router session per direction (see [`super::adjacency`]).
+    pub egress: [super::adjacency::Link; 2],
+    /// What rewriting a packet of each direction adds to its checksums.
+    pub delta: [ChecksumDelta; 2],
+    /// When a packet last matched it.
+    pub last_seen: Millis,
+    /// Packets in the original and reply directions.
+    pub packets: [u64; 2],
+    /// Bytes in the original and reply directions.
+    pub bytes: [u64; 2],
+    /// When it was created.
+    pub created: Millis,
+    /// Its number among the sessions the table created: tells apart the sessions a slot
+    /// held over time.
+    pub serial: u32,
     /// TCP state.
     pub tcp: TcpState,
     /// True once a packet went in the reply direction.
@@ -101,28 +119,22 @@ pub struct Session {
     pub liberal: bool,
     /// Directions a FIN was seen in (bit per [`Dir`]).
     pub fin: u8,
-    /// A SYN that passed while the session was open, until its SYN/ACK resynchronises it.
-    pub ignored_syn: Option<Segment>,
-    /// When it was created.
-    pub created: Millis,
-    /// Its number among the sessions the table created: tells apart the sessions a slot
-    /// held over time.
-    pub serial: u32,
-    /// When a packet last matched it.
-    pub last_seen: Millis,
-    /// Packets in the original and reply directions.
-    pub packets: [u64; 2],
-    /// Bytes in the original and reply directions.
-    pub bytes: [u64; 2],
     /// A tag of the zone's owner (the ACL stage: which way the first packet went).
     pub mark: u8,
     /// TCP sequence tracking per direction (filled only where validity is checked).
     pub window: [TcpWindow; 2],
-    /// The resolved egress of a router session per direction (see [`super::adjacency`]).
-    pub egress: [super::adjacency::Link; 2],
-    /// What rewriting a packet of each direction adds to its checksums.
-    pub delta: [ChecksumDelta; 2],
+    /// A SYN that passed while the session was open, until its SYN/ACK resynchronises it.
+    pub ignored_syn: Option<Segment>,
 }
+
+/// The bytes of a session an established packet reads or updates (its first two lines).
+const SESSION_HOT: usize = 128;
+
+// The hot fields fill the first two lines; a session takes three lines, and an empty slot
+// no more (its `None` lives in a niche).
+const _: () = assert!(core::mem::offset_of!(Session, delta) + 16 == 64);
+const _: () = assert!(core::mem::offset_of!(Session, mark) < SESSION_HOT);
+const _: () = assert!(core::mem::size_of::<Option<Session>>() == 192);
 
 impl Session {
     /// True if the session rewrites addresses or ports.
@@ -397,10 +409,16 @@ impl Conntrack {
             *h = self.index.hash(key);
             self.index.prefetch(*h);
         }
-        for &h in hashes.iter().take(keys.len()) {
+        for (&h, key) in hashes.iter().zip(keys) {
+            // Only TCP tracking reads a session's third line (its windows).
+            let len = if key.proto == 6 {
+                core::mem::size_of::<Session>()
+            } else {
+                SESSION_HOT
+            };
             self.index.candidates(h, |v| {
                 if let Some(session) = self.sessions.get((v >> 1) as usize) {
-                    prefetch(session, core::mem::size_of::<Option<Session>>());
+                    prefetch(session, len);
                 }
             });
         }
