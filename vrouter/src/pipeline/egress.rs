@@ -14,7 +14,7 @@
 use super::io::Io;
 use super::ip4::{self, Ip4};
 use super::meta::Meta;
-use super::nat;
+use super::nat::{self, Translation};
 use super::node::{Ctx, Edge, Step};
 use super::node_state::{EgressRecord, RouterState};
 use super::underlay::{ENCAP_LEN, UNDERLAY_MTU};
@@ -61,7 +61,8 @@ pub(super) fn cached<F>(st: &RouterState<'_, F>, idx: u32, dir: Dir, m: &Ip4) ->
     (m.total <= usize::from(e.max_ip_len)).then_some(link.slot)
 }
 
-/// Translates, ages and sends a packet of session `at` by adjacency `slot` ([`cached`]).
+/// Translates, ages and sends a packet of session `at` by adjacency `slot` ([`cached`]:
+/// the session is there).
 #[inline]
 pub(super) fn send<F: Frame, O: Io<F>>(
     st: &mut RouterState<'_, F>,
@@ -72,9 +73,9 @@ pub(super) fn send<F: Frame, O: Io<F>>(
     mut frame: F,
 ) -> Step<F> {
     let s = st.conntrack.get(at.0).ok_or(DropReason::NotForUs)?;
-    let (target, delta) = (s.translated(at.1), s.delta[at.1 as usize]);
+    let translation = Translation::of(s, at.1);
     st.conntrack.seen(at.0, at.1, m.total, m.tcp_flags, cx.now);
-    nat::apply(frame.data_mut(), m, &target, delta);
+    nat::rewrite(frame.data_mut(), m, &translation);
     ip4::decrement_ttl(frame.data_mut());
     st.fx.stats.router.forwarded += 1;
     st.fx.stats.router.forwarded_cached += 1;

@@ -112,8 +112,8 @@ pub(super) fn node<F: Frame, O: Io<F>>(
     // A translated first fragment: its later fragments get the same addresses.
     let first = if fragments::is_first(&m) && !matches!(plan, nat::Plan::Plain) {
         let verdict = Verdict::Translate {
-            src: target.src,
-            dst: target.dst,
+            src: target.to.src,
+            dst: target.to.dst,
         };
         Some(fragments::decide_at_router(
             st,

@@ -13,7 +13,7 @@ use super::node_state::RouterState;
 use super::steer;
 use crate::frame::Frame;
 use crate::state::conntrack::{ChecksumDelta, CtError};
-use crate::state::{Dir, FlowKey, Millis};
+use crate::state::{Dir, FlowKey, Millis, Session};
 use crate::stats::DropReason;
 use crate::tables::router::{RouterConf, RouterPortIdx};
 use crate::wire::checksum::{self, update32};
@@ -104,8 +104,29 @@ pub(super) fn target<F>(st: &RouterState<'_, F>, plan: &Plan, m: &Ip4) -> FlowKe
     }
 }
 
+/// What a packet is rewritten to: its translated tuple, and what the rewrite adds to its
+/// checksums (its session's, computed when the session was created).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Translation {
+    /// The tuple the packet leaves with.
+    pub to: FlowKey,
+    /// The checksum terms of rewriting the packet's tuple to `to`.
+    pub delta: ChecksumDelta,
+}
+
+impl Translation {
+    /// Direction `dir` of session `s`.
+    #[inline]
+    pub fn of(s: &Session, dir: Dir) -> Translation {
+        Translation {
+            to: s.translated(dir),
+            delta: s.delta[dir as usize],
+        }
+    }
+}
+
 /// Creates the session of a first packet (allocating a port for gateway SNAT) or counts
-/// the packet on its session; returns the final translated tuple.
+/// the packet on its session; returns the final translation.
 #[inline]
 pub(super) fn commit<F>(
     st: &mut RouterState<'_, F>,
@@ -113,12 +134,19 @@ pub(super) fn commit<F>(
     m: &Ip4,
     mut t: FlowKey,
     now: Millis,
-) -> Result<FlowKey, DropReason> {
+) -> Result<Translation, DropReason> {
+    let sessionless = |t: FlowKey| Translation {
+        to: t,
+        delta: ChecksumDelta::between(&m.key, &t),
+    };
     match *plan {
-        Plan::Plain | Plan::Follow { .. } => Ok(t),
+        Plan::Plain | Plan::Follow { .. } => Ok(sessionless(t)),
         Plan::Existing(idx, dir) => {
             st.conntrack.seen(idx, dir, m.total, m.tcp_flags, now);
-            Ok(t)
+            Ok(st
+                .conntrack
+                .get(idx)
+                .map_or_else(|| sessionless(t), |s| Translation::of(s, dir)))
         }
         Plan::New { snat, .. } => {
             if matches!(snat, Some(Snat::Gateway(_))) && has_ports(m) {
@@ -143,7 +171,10 @@ pub(super) fn commit<F>(
                 CtError::Collision => DropReason::NatCollision,
             })?;
             st.conntrack.seen(idx, Dir::Orig, m.total, m.tcp_flags, now);
-            Ok(t)
+            Ok(st
+                .conntrack
+                .get(idx)
+                .map_or_else(|| sessionless(t), |s| Translation::of(s, Dir::Orig)))
         }
     }
 }
@@ -186,18 +217,10 @@ fn allocate_port<F>(st: &RouterState<'_, F>, m: &Ip4, t: FlowKey) -> Option<u16>
     None
 }
 
-/// Rewrites the packet of `d` (parsed as `m`) to tuple `t`.
+/// Rewrites the packet of `d` (parsed as `m`) by translation `t`.
 #[inline]
-pub(super) fn rewrite(d: &mut [u8], m: &Ip4, t: &FlowKey) {
-    let delta = ChecksumDelta::between(&m.key, t);
-    apply_at(d, Located::parsed(m), t, delta);
-}
-
-/// Rewrites the packet of `d` (parsed as `m`) to tuple `t`, whose checksum terms `delta`
-/// its session computed when it was created.
-#[inline]
-pub(super) fn apply(d: &mut [u8], m: &Ip4, t: &FlowKey, delta: ChecksumDelta) {
-    apply_at(d, Located::parsed(m), t, delta);
+pub(super) fn rewrite(d: &mut [u8], m: &Ip4, t: &Translation) {
+    apply_at(d, Located::parsed(m), &t.to, t.delta);
 }
 
 /// An IPv4 packet in a buffer: where its header starts, its header length, whether its
